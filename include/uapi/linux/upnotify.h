@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/* Copyright (C) 2026 The upnotify authors. */
+/*
+ * upnotify: failed-access and recovery events over generic netlink.
+ *
+ * Family name "upnotify" (UPNOTIFY_GENL_NAME), version 1 (UPNOTIFY_GENL_VERSION).
+ * Resolve the family id through the generic netlink controller (CTRL_CMD_GETFAMILY);
+ * the reply also carries the id of the multicast group "events" (UPNOTIFY_MCGRP_EVENTS),
+ * which a subscriber joins with setsockopt(NETLINK_ADD_MEMBERSHIP).
+ *
+ * Every operation requires CAP_NET_ADMIN in the user namespace that owns the network
+ * namespace. The family is per network namespace: events from one namespace are only
+ * multicast to sockets in that namespace.
+ *
+ * Addresses are raw network-order bytes: 4 bytes for AF_INET, 16 for AF_INET6, always
+ * accompanied by UPNOTIFY_A_FAMILY. Ports are u16 in host order. Times are u64
+ * nanoseconds since the Unix epoch (CLOCK_REALTIME). Subscribers must skip attributes
+ * they do not know; the family grows by adding attributes, never by renumbering.
+ *
+ * Events (multicast on "events", kernel -> userspace)
+ * ---------------------------------------------------
+ * UPNOTIFY_CMD_FAILED_ACCESS_NTF: a client tried to reach a server and could not.
+ *	UPNOTIFY_A_FAMILY	u8	AF_INET or AF_INET6
+ *	UPNOTIFY_A_CLIENT	binary	client address (the SYN's source; the ICMP's inner source)
+ *	UPNOTIFY_A_SERVER	binary	server address (the SYN's destination; inner destination)
+ *	UPNOTIFY_A_PROTO	u8	IPPROTO_TCP, IPPROTO_UDP, ... of the failed attempt
+ *	UPNOTIFY_A_PORT		u16	server port (0 when the protocol has none)
+ *	UPNOTIFY_A_CAUSE	u8	enum upnotify_cause: ICMP_UNREACH, SYN_TIMEOUT or REFUSED
+ *	UPNOTIFY_A_ICMP_TYPE	u8	only with ICMP_UNREACH: the ICMP or ICMPv6 type
+ *	UPNOTIFY_A_ICMP_CODE	u8	only with ICMP_UNREACH: the ICMP or ICMPv6 code
+ *	UPNOTIFY_A_TIMESTAMP	u64	when the failure was observed
+ *
+ * UPNOTIFY_CMD_SERVER_DOWN_NTF: a server is now considered down. Every later SYN to it
+ * is a failed access at once, without waiting for the SYN timeout.
+ *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_CAUSE, UPNOTIFY_A_TIMESTAMP
+ *
+ * UPNOTIFY_CMD_SERVER_UP_NTF: a down server has recovered.
+ *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_TIMESTAMP
+ *	UPNOTIFY_A_CAUSE	u8	SYNACK, TRAP, NEIGH, PROBE or MANUAL
+ *
+ * Commands (userspace -> kernel)
+ * ------------------------------
+ * UPNOTIFY_CMD_GET_STATS (doit): replies with one UPNOTIFY_CMD_GET_STATS message holding
+ *	a nest UPNOTIFY_A_STATS of u64 counters (enum upnotify_stat_attrs).
+ *
+ * UPNOTIFY_CMD_GET_SERVERS (dumpit): one message per down server, each with
+ *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_STATE, UPNOTIFY_A_CAUSE and
+ *	UPNOTIFY_A_TIMESTAMP (since when). The dump is consistent: if the table changes
+ *	while it is read, the kernel sets NLM_F_DUMP_INTR and the reader must start over.
+ *
+ * UPNOTIFY_CMD_SET_SERVER (doit): force a server's state, e.g. after an SNMP trap,
+ *	a probe or an operator's command.
+ *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER	required
+ *	UPNOTIFY_A_STATE	u8	required, enum upnotify_state
+ *	UPNOTIFY_A_CAUSE	u8	optional, reported in the resulting event
+ *
+ * UPNOTIFY_CMD_SET_WATCH (doit): replace the watched prefixes and ignored clients.
+ *	Zero or more UPNOTIFY_A_WATCH nests and UPNOTIFY_A_IGNORE nests, each holding
+ *	UPNOTIFY_A_PREFIX_FAMILY (u8), UPNOTIFY_A_PREFIX_ADDR (binary) and
+ *	UPNOTIFY_A_PREFIX_LEN (u8). No UPNOTIFY_A_WATCH at all means "watch every server".
+ *	Host bits set beyond the prefix length are rejected with EINVAL.
+ *
+ * UPNOTIFY_CMD_GET_WATCH (doit): replies with the same attributes as SET_WATCH.
+ *
+ * UPNOTIFY_CMD_SET_CONFIG / UPNOTIFY_CMD_GET_CONFIG (doit): tuning, all optional.
+ *	UPNOTIFY_A_SYN_TIMEOUT_MS	u32	how long a SYN may wait for its SYN/ACK
+ *	UPNOTIFY_A_COUNT_REFUSED	u8	0/1: is a RST answering a SYN a failed access
+ *
+ * Errors come back as netlink error messages with extended ACK text where possible.
+ */
+#ifndef _UAPI_LINUX_UPNOTIFY_H
+#define _UAPI_LINUX_UPNOTIFY_H
+
+#define UPNOTIFY_GENL_NAME	"upnotify"
+#define UPNOTIFY_GENL_VERSION	1
+#define UPNOTIFY_MCGRP_EVENTS	"events"
+
+enum upnotify_cmd {
+	UPNOTIFY_CMD_UNSPEC,
+	UPNOTIFY_CMD_FAILED_ACCESS_NTF,
+	UPNOTIFY_CMD_SERVER_DOWN_NTF,
+	UPNOTIFY_CMD_SERVER_UP_NTF,
+	UPNOTIFY_CMD_GET_STATS,
+	UPNOTIFY_CMD_GET_SERVERS,
+	UPNOTIFY_CMD_SET_SERVER,
+	UPNOTIFY_CMD_SET_WATCH,
+	UPNOTIFY_CMD_GET_WATCH,
+	UPNOTIFY_CMD_SET_CONFIG,
+	UPNOTIFY_CMD_GET_CONFIG,
+	__UPNOTIFY_CMD_MAX
+};
+#define UPNOTIFY_CMD_MAX (__UPNOTIFY_CMD_MAX - 1)
+
+/* Why a client failed, why a server went down, or why it came back. */
+enum upnotify_cause {
+	UPNOTIFY_CAUSE_UNSPEC,
+	UPNOTIFY_CAUSE_ICMP_UNREACH,	/* ICMP/ICMPv6 destination unreachable */
+	UPNOTIFY_CAUSE_SYN_TIMEOUT,	/* no SYN/ACK (ack = seq + 1) in time */
+	UPNOTIFY_CAUSE_REFUSED,		/* the SYN was answered by a RST */
+	UPNOTIFY_CAUSE_SERVER_DOWN,	/* SYN to a server already known down */
+	UPNOTIFY_CAUSE_SYNACK,		/* recovery: the server answered a SYN */
+	UPNOTIFY_CAUSE_TRAP,		/* recovery: SNMP trap from the server */
+	UPNOTIFY_CAUSE_NEIGH,		/* recovery or failure: ARP/NDP entry state */
+	UPNOTIFY_CAUSE_PROBE,		/* recovery: active probe succeeded */
+	UPNOTIFY_CAUSE_MANUAL,		/* an operator's command */
+	__UPNOTIFY_CAUSE_MAX
+};
+#define UPNOTIFY_CAUSE_MAX (__UPNOTIFY_CAUSE_MAX - 1)
+
+enum upnotify_state {
+	UPNOTIFY_STATE_UP,
+	UPNOTIFY_STATE_DOWN,
+	__UPNOTIFY_STATE_MAX
+};
+#define UPNOTIFY_STATE_MAX (__UPNOTIFY_STATE_MAX - 1)
+
+enum upnotify_attrs {
+	UPNOTIFY_A_UNSPEC,
+	UPNOTIFY_A_FAMILY,		/* u8 */
+	UPNOTIFY_A_CLIENT,		/* binary, 4 or 16 bytes */
+	UPNOTIFY_A_SERVER,		/* binary, 4 or 16 bytes */
+	UPNOTIFY_A_PROTO,		/* u8 */
+	UPNOTIFY_A_PORT,		/* u16 */
+	UPNOTIFY_A_CAUSE,		/* u8, enum upnotify_cause */
+	UPNOTIFY_A_ICMP_TYPE,		/* u8 */
+	UPNOTIFY_A_ICMP_CODE,		/* u8 */
+	UPNOTIFY_A_TIMESTAMP,		/* u64, ns since the epoch */
+	UPNOTIFY_A_STATE,		/* u8, enum upnotify_state */
+	UPNOTIFY_A_STATS,		/* nest, enum upnotify_stat_attrs */
+	UPNOTIFY_A_WATCH,		/* nest, enum upnotify_prefix_attrs; repeated */
+	UPNOTIFY_A_IGNORE,		/* nest, enum upnotify_prefix_attrs; repeated */
+	UPNOTIFY_A_SYN_TIMEOUT_MS,	/* u32 */
+	UPNOTIFY_A_COUNT_REFUSED,	/* u8 */
+	UPNOTIFY_A_PAD,
+	__UPNOTIFY_A_MAX
+};
+#define UPNOTIFY_A_MAX (__UPNOTIFY_A_MAX - 1)
+
+enum upnotify_prefix_attrs {
+	UPNOTIFY_A_PREFIX_UNSPEC,
+	UPNOTIFY_A_PREFIX_FAMILY,	/* u8 */
+	UPNOTIFY_A_PREFIX_ADDR,		/* binary, 4 or 16 bytes */
+	UPNOTIFY_A_PREFIX_LEN,		/* u8, 0..32 or 0..128 */
+	__UPNOTIFY_A_PREFIX_MAX
+};
+#define UPNOTIFY_A_PREFIX_MAX (__UPNOTIFY_A_PREFIX_MAX - 1)
+
+/* Counters in UPNOTIFY_A_STATS, all u64. */
+enum upnotify_stat_attrs {
+	UPNOTIFY_STAT_UNSPEC,
+	UPNOTIFY_STAT_PACKETS,		/* packets that reached the hooks' slow path */
+	UPNOTIFY_STAT_SYNS_TRACKED,	/* SYNs that created a pending entry */
+	UPNOTIFY_STAT_EVENTS,		/* events multicast */
+	UPNOTIFY_STAT_EVENT_FAILS,	/* events lost: no memory or no room in a socket */
+	UPNOTIFY_STAT_TABLE_FULL,	/* SYNs not tracked because the table was full */
+	UPNOTIFY_STAT_MALFORMED,	/* truncated or inconsistent packets ignored */
+	UPNOTIFY_STAT_PENDING,		/* pending SYNs now (a gauge) */
+	UPNOTIFY_STAT_DOWN_SERVERS,	/* down servers now (a gauge) */
+	UPNOTIFY_STAT_PAD,
+	__UPNOTIFY_STAT_MAX
+};
+#define UPNOTIFY_STAT_MAX (__UPNOTIFY_STAT_MAX - 1)
+
+#endif /* _UAPI_LINUX_UPNOTIFY_H */

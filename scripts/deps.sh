@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Copyright (C) 2026 The upnotify authors.
+#
+# Installs every Debian package that building, testing, benchmarking and the demo
+# need. Idempotent and non-interactive: when everything is present it only checks.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc pkg-config clang libclang-rt-dev
+	libmnl-dev libnetfilter-queue-dev libsqlite3-dev libinih-dev libjansson-dev
+	libsodium-dev
+	# tests
+	libcmocka-dev sqlite3 iptables nftables iproute2 netcat-openbsd curl socat
+	procps psmisc jq
+	# bench
+	hping3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	# Only "install ok installed" counts; a removed package leaves config behind.
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run scripts/deps.sh as root" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

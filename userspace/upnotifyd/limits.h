@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Copyright (C) 2026 The upnotify authors. */
+/* Every cap, timeout and buffer size of upnotifyd, with the reason for its value. */
+#ifndef UPN_LIMITS_H
+#define UPN_LIMITS_H
+
+enum upn_limits {
+	/* Pending SYNs waiting for a SYN/ACK. ~100 B each, so the default costs 25 MiB at
+	 * worst; a flood beyond it is counted (drops.pending_full), never tracked. */
+	UPN_PENDING_MAX_DEFAULT = 262144,
+	UPN_PENDING_MAX_LIMIT = 16777216,
+
+	/* Waitlist: clients remembered per down server and in all. An outage seen by a
+	 * whole campus fits; a spoofed-source flood cannot exhaust memory. */
+	UPN_WAITLIST_PER_SERVER_DEFAULT = 65536,
+	UPN_WAITLIST_TOTAL_DEFAULT = 1048576,
+	UPN_WAITLIST_TOTAL_LIMIT = 67108864,
+
+	/* Entries in the client mail table. */
+	UPN_CLIENTS_MAX = 1048576,
+
+	/* RFC 5321 caps a path at 256 octets including the brackets. */
+	UPN_MAIL_MAX = 254,
+
+	/* Bytes copied per queued packet: an IPv6 header with a few extension headers,
+	 * ICMPv6, the inner IPv6 header and 8 bytes of TCP fit; bulk payload never does. */
+	UPN_NFQ_COPY_RANGE = 256,
+	/* Packets the kernel may hold for us before it starts failing open. */
+	UPN_NFQ_QUEUE_MAXLEN = 8192,
+	/* Socket receive buffer asked for with SO_RCVBUFFORCE. */
+	UPN_NFQ_RCVBUF = 8 << 20,
+
+	/* Control socket: a request is one JSON line; more is an error, not a read loop. */
+	UPN_CTL_REQUEST_MAX = 1 << 20,
+	UPN_CTL_CLIENTS_MAX = 32,
+	/* A control client that neither finishes a request nor reads its reply. */
+	UPN_CTL_IDLE_MS = 30000,
+
+	/* Store: the longest the event loop lets changes sit before handing them to the
+	 * writer thread, and the longest the thread waits after a failed commit. */
+	UPN_STORE_FLUSH_MS = 20,
+	UPN_STORE_RETRY_MS = 1000,
+	UPN_STORE_BUSY_TIMEOUT_MS = 5000,
+
+	/* syn_timeout bounds: below 100 ms a healthy but distant server looks dead. */
+	UPN_SYN_TIMEOUT_DEFAULT_MS = 30000,
+	UPN_SYN_TIMEOUT_MIN_MS = 100,
+	UPN_SYN_TIMEOUT_MAX_MS = 3600000,
+
+	/* Config: the longest line inih will accept. */
+	UPN_CONFIG_LINE_MAX = 4096,
+};
+
+#endif

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Copyright (C) 2026 The upnotify authors. */
+/* The SQLite store: down servers, their waitlists and the client mail table.
+ *
+ * The event loop never touches SQLite after start-up. It collects changes into a
+ * batch and hands the batch to the writer thread, which commits it in one transaction
+ * and then publishes the batch's sequence number as durable. A failed commit is
+ * rolled back and retried until it succeeds: a batch is never dropped. */
+#ifndef UPN_STORE_H
+#define UPN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "limits.h"
+
+enum upn_server_state {
+	UPN_SERVER_UP,		/* recovered, clients not yet notified */
+	UPN_SERVER_DOWN,	/* host unreachable: every SYN to it fails at once */
+	UPN_SERVER_REFUSING,	/* host answers, but refused or port-unreachable */
+};
+
+struct upn_store_server {
+	struct upn_addr addr;
+	uint8_t state;		/* enum upn_server_state */
+	uint8_t cause;		/* enum upnotify_cause of the last change */
+	int64_t since;		/* unix seconds of the last change */
+};
+
+struct upn_store_entry {
+	struct upn_addr server, client;
+	int64_t first, last;	/* unix seconds */
+	uint32_t attempts;
+	uint8_t cause;		/* enum upnotify_cause of the last attempt */
+	uint8_t proto;		/* IPPROTO_* of the last attempt */
+	uint8_t icmp_type, icmp_code;
+	uint16_t port;		/* server port of the last attempt */
+};
+
+struct upn_store_client {
+	struct upn_prefix prefix;
+	int64_t registered;	/* unix seconds */
+	char mail[UPN_MAIL_MAX + 1];
+};
+
+enum upn_store_op_kind {
+	UPN_STORE_PUT_SERVER,	/* insert or replace, by addr */
+	UPN_STORE_DEL_SERVER,	/* by addr; deletes its entries too */
+	UPN_STORE_PUT_ENTRY,	/* insert or replace, by (server, client) */
+	UPN_STORE_DEL_ENTRY,	/* by (server, client) */
+	UPN_STORE_PUT_CLIENT,	/* insert or replace, by prefix */
+	UPN_STORE_DEL_CLIENT,	/* by prefix */
+};
+
+struct upn_store_op {
+	uint8_t kind;		/* enum upn_store_op_kind */
+	union {
+		struct upn_store_server server;
+		struct upn_store_entry entry;
+		struct upn_store_client client;
+	};
+};
+
+struct upn_store_loader {
+	void *ctx;
+	/* Each returns 0 to go on, or a negative errno that aborts the load. */
+	int (*server)(void *ctx, const struct upn_store_server *s);
+	int (*entry)(void *ctx, const struct upn_store_entry *e);
+	int (*client)(void *ctx, const struct upn_store_client *c);
+};
+
+struct upn_store_stats {
+	uint64_t commits;	/* transactions committed */
+	uint64_t ops;		/* operations committed */
+	uint64_t errors;	/* failed commits (each retried) */
+	uint64_t last_batch;	/* operations in the last committed batch */
+};
+
+struct upn_store;
+
+/* Opens or creates the database at @path, in WAL mode, and migrates its schema to the
+ * current version. Refuses (NULL, message in @err) a database from a newer version. */
+struct upn_store *upn_store_open(const char *path, char *err, size_t errlen);
+/* Commits whatever was submitted, stops the writer thread, closes the database. */
+void upn_store_close(struct upn_store *st);
+
+/* Reads everything back, servers first, then entries, then clients. Start-up only. */
+int upn_store_load(struct upn_store *st, const struct upn_store_loader *l);
+/* Applies @ops in one transaction in the caller's thread. 0 or -errno (rolled back). */
+int upn_store_apply(struct upn_store *st, const struct upn_store_op *ops, size_t n);
+
+/* Starts the writer thread. Returns an eventfd that becomes readable each time a batch
+ * is committed (read it to clear it), or -errno. */
+int upn_store_start(struct upn_store *st);
+/* Hands @ops (malloc'ed; the store frees it) to the writer thread. @seq must grow with
+ * every batch. -EBUSY while the previous batch is still being committed. */
+int upn_store_submit(struct upn_store *st, struct upn_store_op *ops, size_t n, uint64_t seq);
+bool upn_store_idle(struct upn_store *st);
+/* The highest @seq committed. */
+uint64_t upn_store_durable_seq(struct upn_store *st);
+void upn_store_get_stats(struct upn_store *st, struct upn_store_stats *out);
+
+#endif
