@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Copyright (C) 2026 The upnotify authors. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+
+struct parse {
+	struct upn_config *cfg;
+	const char *path;
+	FILE *f;
+	int line;		/* of the line inih is handling now */
+	int err_line;
+	char err[256];
+};
+
+/* Count lines as inih reads them, so handler errors name the right line, and refuse
+ * lines longer than inih would read in one piece rather than have it split them. */
+static char *reader(char *buf, int size, void *stream)
+{
+	struct parse *p = stream;
+	size_t n;
+
+	if (!fgets(buf, size, p->f))
+		return NULL;
+	p->line++;
+	n = strlen(buf);
+	if (n == (size_t)size - 1 && buf[n - 1] != '\n' && !feof(p->f) && !p->err_line) {
+		p->err_line = p->line;
+		snprintf(p->err, sizeof(p->err),
+			 "line longer than %d characters; continue a list on an indented line",
+			 size - 2);
+	}
+	return buf;
+}
+
+static int fail(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->err_line) {
+		p->err_line = p->line;
+		va_start(ap, fmt);
+		vsnprintf(p->err, sizeof(p->err), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+static int parse_bool(struct parse *p, const char *name, const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "on")) {
+		*out = true;
+		return 1;
+	}
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+	    !strcasecmp(v, "off")) {
+		*out = false;
+		return 1;
+	}
+	return fail(p, "%s: expected yes or no, got '%s'", name, v);
+}
+
+static int parse_u32(struct parse *p, const char *name, const char *v, uint32_t lo,
+		     uint32_t hi, uint32_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end || errno || n < lo || n > hi)
+		return fail(p, "%s: expected a whole number from %u to %u, got '%s'", name, lo,
+			    hi, v);
+	*out = (uint32_t)n;
+	return 1;
+}
+
+static int parse_ms(struct parse *p, const char *name, const char *v, uint32_t lo,
+		    uint32_t hi, uint32_t *out)
+{
+	uint64_t ms;
+
+	if (upn_duration_parse(v, &ms) || ms < lo || ms > hi)
+		return fail(p, "%s: expected a duration from %ums to %ums (e.g. 30s), got '%s'",
+			    name, lo, hi, v);
+	*out = (uint32_t)ms;
+	return 1;
+}
+
+/* Comma- or space-separated items; inih calls us again for continuation lines. */
+static int each_item(struct parse *p, const char *v, int (*fn)(struct parse *, const char *, void *),
+		     void *arg)
+{
+	char *copy = strdup(v), *save = NULL, *tok;
+	int ok = 1;
+
+	if (!copy)
+		return fail(p, "out of memory");
+	for (tok = strtok_r(copy, ", \t", &save); tok && ok; tok = strtok_r(NULL, ", \t", &save))
+		ok = fn(p, tok, arg);
+	free(copy);
+	return ok;
+}
+
+struct prefix_list {
+	const char *name;
+	struct upn_prefix **v;
+	size_t *n;
+};
+
+static int add_prefix(struct parse *p, const char *tok, void *arg)
+{
+	struct prefix_list *l = arg;
+	struct upn_prefix pfx, *nv;
+	int ret = upn_prefix_parse(tok, &pfx);
+
+	if (ret == -EDOM)
+		return fail(p, "%s: '%s' has host bits set beyond its prefix length", l->name, tok);
+	if (ret)
+		return fail(p, "%s: '%s' is not an IPv4 or IPv6 address or prefix", l->name, tok);
+	nv = realloc(*l->v, (*l->n + 1) * sizeof(**l->v));
+	if (!nv)
+		return fail(p, "out of memory");
+	nv[(*l->n)++] = pfx;
+	*l->v = nv;
+	return 1;
+}
+
+static int set_code(struct parse *p, const char *tok, void *arg)
+{
+	uint8_t *bitmap = arg;
+	uint32_t code;
+
+	if (!parse_u32(p, "icmp codes", tok, 0, 255, &code))
+		return 0;
+	bitmap[code >> 3] |= (uint8_t)(1u << (code & 7));
+	return 1;
+}
+
+static int parse_codes(struct parse *p, const char *v, uint8_t *bitmap)
+{
+	memset(bitmap, 0, 32);
+	return each_item(p, v, set_code, bitmap);
+}
+
+static int parse_path(struct parse *p, const char *name, const char *v, char *out)
+{
+	if (v[0] != '/' || strlen(v) >= PATH_MAX)
+		return fail(p, "%s: expected an absolute path, got '%s'", name, v);
+	strcpy(out, v);
+	return 1;
+}
+
+bool upn_mail_valid(const char *mail)
+{
+	const char *at = strrchr(mail, '@');
+	size_t n = strlen(mail);
+
+	if (n == 0 || n > UPN_MAIL_MAX || !at || at == mail || !at[1] || !strchr(at, '.'))
+		return false;
+	for (const char *c = mail; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || strchr("<>()[]\\,;:\"", *c))
+			return false;
+	return true;
+}
+
+static int detect_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+
+	if (!strcmp(name, "source")) {
+		if (!strcmp(v, "auto"))
+			c->source = UPN_SOURCE_AUTO;
+		else if (!strcmp(v, "nfqueue"))
+			c->source = UPN_SOURCE_NFQUEUE;
+		else if (!strcmp(v, "kmod"))
+			c->source = UPN_SOURCE_KMOD;
+		else
+			return fail(p, "source: expected auto, nfqueue or kmod, got '%s'", v);
+		return 1;
+	}
+	if (!strcmp(name, "watch"))
+		return each_item(p, v, add_prefix, &(struct prefix_list){ name, &c->watch, &c->nwatch });
+	if (!strcmp(name, "ignore_clients"))
+		return each_item(p, v, add_prefix,
+				 &(struct prefix_list){ name, &c->ignore, &c->nignore });
+	if (!strcmp(name, "syn_timeout"))
+		return parse_ms(p, name, v, UPN_SYN_TIMEOUT_MIN_MS, UPN_SYN_TIMEOUT_MAX_MS,
+				&c->syn_timeout_ms);
+	if (!strcmp(name, "count_refused"))
+		return parse_bool(p, name, v, &c->count_refused);
+	if (!strcmp(name, "install_rules"))
+		return parse_bool(p, name, v, &c->install_rules);
+	if (!strcmp(name, "queue")) {
+		uint32_t q;
+
+		if (!parse_u32(p, name, v, 0, 65535, &q))
+			return 0;
+		c->queue = (uint16_t)q;
+		return 1;
+	}
+	if (!strcmp(name, "pending_max"))
+		return parse_u32(p, name, v, 1, UPN_PENDING_MAX_LIMIT, &c->pending_max);
+	if (!strcmp(name, "icmp_codes"))
+		return parse_codes(p, v, c->icmp_codes);
+	if (!strcmp(name, "icmp6_codes"))
+		return parse_codes(p, v, c->icmp6_codes);
+	return fail(p, "unknown key '%s' in [detect]", name);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *v)
+{
+	struct parse *p = user;
+	struct upn_config *c = p->cfg;
+
+	if (!strcmp(section, "detect"))
+		return detect_key(p, name, v);
+	if (!strcmp(section, "waitlist")) {
+		if (!strcmp(name, "per_server_max"))
+			return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT, &c->per_server_max);
+		if (!strcmp(name, "total_max"))
+			return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT, &c->total_max);
+		if (!strcmp(name, "only_known_clients"))
+			return parse_bool(p, name, v, &c->only_known_clients);
+		return fail(p, "unknown key '%s' in [waitlist]", name);
+	}
+	if (!strcmp(section, "store")) {
+		if (!strcmp(name, "path"))
+			return parse_path(p, name, v, c->store_path);
+		return fail(p, "unknown key '%s' in [store]", name);
+	}
+	if (!strcmp(section, "control")) {
+		if (!strcmp(name, "socket"))
+			return parse_path(p, name, v, c->ctl_socket);
+		if (!strcmp(name, "mode")) {
+			char *end;
+			unsigned long m = strtoul(v, &end, 8);
+
+			if (!*v || *end || m > 0777)
+				return fail(p, "mode: expected an octal mode like 0600, got '%s'", v);
+			c->ctl_mode = (mode_t)m;
+			return 1;
+		}
+		return fail(p, "unknown key '%s' in [control]", name);
+	}
+	if (!strcmp(section, "clients")) {
+		struct upn_prefix pfx;
+		struct upn_config_client *nv;
+		int ret = upn_prefix_parse(name, &pfx);
+
+		if (ret == -EDOM)
+			return fail(p, "'%s' has host bits set beyond its prefix length", name);
+		if (ret)
+			return fail(p, "'%s' is not an IPv4 or IPv6 address or prefix", name);
+		if (!upn_mail_valid(v))
+			return fail(p, "'%s' is not a usable mail address", v);
+		nv = realloc(c->clients, (c->nclients + 1) * sizeof(*nv));
+		if (!nv)
+			return fail(p, "out of memory");
+		c->clients = nv;
+		nv[c->nclients].prefix = pfx;
+		strcpy(nv[c->nclients].mail, v);
+		c->nclients++;
+		return 1;
+	}
+	return fail(p, "unknown section [%s]", section);
+}
+
+void upn_config_defaults(struct upn_config *c)
+{
+	/* The unreachable codes that say the client could not get through: net, host,
+	 * protocol, port, and the administratively prohibited ones (RFC 1812 / 4443). */
+	static const uint8_t v4[] = { 0, 1, 2, 3, 9, 10, 13 };
+	static const uint8_t v6[] = { 0, 1, 3, 4, 5, 6 };
+
+	memset(c, 0, sizeof(*c));
+	c->source = UPN_SOURCE_AUTO;
+	c->syn_timeout_ms = UPN_SYN_TIMEOUT_DEFAULT_MS;
+	c->count_refused = true;
+	c->install_rules = true;
+	c->pending_max = UPN_PENDING_MAX_DEFAULT;
+	for (size_t i = 0; i < sizeof(v4); i++)
+		c->icmp_codes[v4[i] >> 3] |= (uint8_t)(1u << (v4[i] & 7));
+	for (size_t i = 0; i < sizeof(v6); i++)
+		c->icmp6_codes[v6[i] >> 3] |= (uint8_t)(1u << (v6[i] & 7));
+	c->per_server_max = UPN_WAITLIST_PER_SERVER_DEFAULT;
+	c->total_max = UPN_WAITLIST_TOTAL_DEFAULT;
+	strcpy(c->store_path, "/var/lib/upnotify/upnotify.db");
+	strcpy(c->ctl_socket, "/run/upnotify/upnotifyd.sock");
+	c->ctl_mode = 0600;
+}
+
+void upn_config_free(struct upn_config *c)
+{
+	free(c->watch);
+	free(c->ignore);
+	free(c->clients);
+	c->watch = c->ignore = NULL;
+	c->clients = NULL;
+	c->nwatch = c->nignore = c->nclients = 0;
+}
+
+int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .path = path };
+	int ret;
+
+	upn_config_defaults(cfg);
+	p.f = fopen(path, "r");
+	if (!p.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	ret = ini_parse_stream(reader, &p, handler, &p);
+	fclose(p.f);
+	if (ret == 0 && !p.err_line)
+		return 0;
+	/* inih reports the first bad line; if that is earlier than ours, it was a line
+	 * inih itself could not read. */
+	if (ret > 0 && (!p.err_line || ret < p.err_line))
+		snprintf(err, errlen, "%s:%d: syntax error: expected [section] or name = value",
+			 path, ret);
+	else if (ret < 0)
+		snprintf(err, errlen, "%s: %s", path, ret == -2 ? "out of memory" : "cannot read");
+	else
+		snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.err);
+	upn_config_free(cfg);
+	return -EINVAL;
+}
