@@ -2,7 +2,9 @@
 /* Copyright (C) 2026 The upnotify authors. */
 #include "event.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* These names are an interface: the store, JSON output and logs use them. */
 static const char *const cause_names[] = {
@@ -42,4 +44,18 @@ const char *upn_event_name(unsigned int type)
 		return "server-up";
 	}
 	return "unknown";
+}
+
+bool upn_event_host_down(const struct upn_event *ev)
+{
+	switch (ev->cause) {
+	case UPNOTIFY_CAUSE_REFUSED:
+		return false;
+	case UPNOTIFY_CAUSE_ICMP_UNREACH:
+		if (ev->server.family == AF_INET)
+			return ev->icmp_code != 2 && ev->icmp_code != 3;
+		return ev->icmp_code != 4;
+	default:
+		return true;
+	}
 }

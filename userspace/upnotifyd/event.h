@@ -6,6 +6,7 @@
 #define UPN_EVENT_H
 
 #include <linux/upnotify.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -27,5 +28,9 @@ const char *upn_cause_name(unsigned int cause);
 /* The inverse; returns UPNOTIFY_CAUSE_UNSPEC for an unknown name. */
 unsigned int upn_cause_parse(const char *name);
 const char *upn_event_name(unsigned int type);
+/* Does this failed access say the whole host is unreachable (SYN timeout, net or host
+ * unreachable, prohibited), rather than one service refusing (RST, port or protocol
+ * unreachable)? Only the former makes every later SYN to the server fail at once. */
+bool upn_event_host_down(const struct upn_event *ev);
 
 #endif
