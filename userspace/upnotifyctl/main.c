@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Copyright (C) 2026 The upnotify authors. */
+/* upnotifyctl: ask upnotifyd what it knows, and manage the client mail table. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "ctlclient.h"
+
+#define TIMEOUT_MS 60000
+
+enum { EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+static const char *sock = UPN_CTL_DEFAULT_SOCKET;
+static int as_json;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: upnotifyctl [-s SOCKET] [--json] COMMAND\n"
+		   "commands:\n"
+		   "  status                        counters and gauges\n"
+		   "  waitlist [SERVER]             down servers and the clients waiting\n"
+		   "  clients list                  the client mail table\n"
+		   "  clients add ADDR_OR_PREFIX MAIL\n"
+		   "  clients del ADDR_OR_PREFIX\n"
+		   "  clients import FILE           lines of 'ADDR_OR_PREFIX MAIL'\n");
+}
+
+static int call(json_t *req, json_t **result)
+{
+	char err[1024];
+	int transport;
+
+	*result = upn_ctl_call(sock, req, TIMEOUT_MS, err, sizeof(err), &transport);
+	if (*result)
+		return 0;
+	fprintf(stderr, "upnotifyctl: %s\n", err);
+	return transport ? EXIT_UNREACHABLE : 1;
+}
+
+static void print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+static void print_counters(const char *title, json_t *obj)
+{
+	const char *k;
+	json_t *v;
+
+	printf("%s:\n", title);
+	json_object_foreach(obj, k, v)
+		printf("  %-28s %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
+}
+
+static int cmd_status(void)
+{
+	json_t *r;
+	int ret = call(json_pack("{s:s}", "cmd", "status"), &r);
+
+	if (ret)
+		return ret;
+	if (as_json) {
+		print_json(r);
+	} else {
+		printf("source: %s, up %" JSON_INTEGER_FORMAT " s\n",
+		       json_string_value(json_object_get(r, "source")),
+		       json_integer_value(json_object_get(r, "uptime")));
+		print_counters("gauges", json_object_get(r, "gauges"));
+		print_counters("counters", json_object_get(r, "counters"));
+	}
+	json_decref(r);
+	return 0;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : "-";
+}
+
+static int cmd_waitlist(const char *server)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "waitlist"), *r, *s, *c;
+	struct upn_addr a;
+	size_t i, j;
+	int ret;
+
+	if (server) {
+		if (upn_addr_parse(server, &a)) {
+			fprintf(stderr, "upnotifyctl: '%s' is not an IP address\n", server);
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "server", json_string(server));
+	}
+	ret = call(req, &r);
+	if (ret)
+		return ret;
+	if (as_json) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	if (!json_array_size(r))
+		printf("no server is waited for\n");
+	json_array_foreach(r, i, s) {
+		json_t *clients = json_object_get(s, "clients");
+
+		printf("%s  %s since %s (%s), %zu waiting\n", str(s, "server"), str(s, "state"),
+		       str(s, "since"), str(s, "cause"), json_array_size(clients));
+		json_array_foreach(clients, j, c)
+			printf("  %-39s port %-5" JSON_INTEGER_FORMAT " attempts %-6"
+			       JSON_INTEGER_FORMAT " first %s last %s (%s)\n",
+			       str(c, "client"), json_integer_value(json_object_get(c, "port")),
+			       json_integer_value(json_object_get(c, "attempts")), str(c, "first"),
+			       str(c, "last"), str(c, "cause"));
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* Reads FILE into [{"prefix", "mail"}], reporting the first bad line as file:line. */
+static json_t *read_import(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	json_t *entries = json_array();
+	char line[1024], prefix[512], mail[512], extra[2];
+	struct upn_prefix p;
+	int n = 0;
+
+	if (!f) {
+		fprintf(stderr, "upnotifyctl: %s: %s\n", path, strerror(errno));
+		json_decref(entries);
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line + strspn(line, " \t");
+		int fields;
+
+		n++;
+		if (*s == '#' || *s == '\n' || *s == '\0')
+			continue;
+		fields = sscanf(s, "%511s %511s %1s", prefix, mail, extra);
+		if (fields != 2 || upn_prefix_parse(prefix, &p)) {
+			fprintf(stderr, "upnotifyctl: %s:%d: expected 'ADDR_OR_PREFIX MAIL'\n", path, n);
+			json_decref(entries);
+			fclose(f);
+			return NULL;
+		}
+		json_array_append_new(entries, json_pack("{s:s, s:s}", "prefix", prefix, "mail", mail));
+	}
+	fclose(f);
+	return entries;
+}
+
+static int cmd_clients(int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "list";
+	json_t *req, *r, *c;
+	size_t i;
+	int ret;
+
+	if (!strcmp(sub, "list") && argc <= 1) {
+		req = json_pack("{s:s}", "cmd", "clients.list");
+	} else if (!strcmp(sub, "add") && argc == 3) {
+		req = json_pack("{s:s, s:s, s:s}", "cmd", "clients.add", "prefix", argv[1], "mail",
+				argv[2]);
+	} else if (!strcmp(sub, "del") && argc == 2) {
+		req = json_pack("{s:s, s:s}", "cmd", "clients.del", "prefix", argv[1]);
+	} else if (!strcmp(sub, "import") && argc == 2) {
+		json_t *entries = read_import(argv[1]);
+
+		if (!entries)
+			return 1;
+		req = json_pack("{s:s, s:o}", "cmd", "clients.import", "entries", entries);
+	} else {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = call(req, &r);
+	if (ret)
+		return ret;
+	if (as_json)
+		print_json(r);
+	else if (!strcmp(sub, "list"))
+		json_array_foreach(r, i, c)
+			printf("%-43s %s (%s, %s)\n", str(c, "prefix"), str(c, "mail"),
+			       str(c, "source"), str(c, "registered"));
+	else if (!strcmp(sub, "import"))
+		printf("imported %" JSON_INTEGER_FORMAT " entries\n",
+		       json_integer_value(json_object_get(r, "added")));
+	json_decref(r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int opt;
+
+	/* "+" would stop at the command; we accept --json after it too. */
+	while ((opt = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': sock = optarg; break;
+		case 'j': as_json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[0], "status") && argc == 1)
+		return cmd_status();
+	if (!strcmp(argv[0], "waitlist") && argc <= 2)
+		return cmd_waitlist(argc == 2 ? argv[1] : NULL);
+	if (!strcmp(argv[0], "clients"))
+		return cmd_clients(argc - 1, argv + 1);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Copyright (C) 2026 The upnotify authors. */
+/* upnotifyd: finds the clients that failed to reach a server and remembers them. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "rules.h"
+
+#define VERSION "0.1"
+
+struct runtime {
+	struct upn_daemon d;
+	struct upn_loop_handler sig_h, nfq_h, store_h;
+	int sigfd, storefd;
+};
+
+const char *upn_source_name(enum upn_source s)
+{
+	switch (s) {
+	case UPN_SOURCE_NFQUEUE:
+		return "nfqueue";
+	case UPN_SOURCE_KMOD:
+		return "kmod";
+	default:
+		return "auto";
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: upnotifyd -c FILE [-f] [-v]\n"
+		   "       upnotifyd -c FILE --check\n"
+		   "       upnotifyd -c FILE --print-rules\n"
+		   "  -c, --config FILE   configuration (see upnotify.conf(5))\n"
+		   "  -f, --foreground    stay in the foreground and log to stderr\n"
+		   "  -v, --verbose       log every event\n"
+		   "      --check         validate the configuration and exit\n"
+		   "      --print-rules   print the iptables rules it would install\n"
+		   "  -V, --version\n");
+}
+
+/* Every source hands its events here. */
+static void on_event(void *ctx, const struct upn_event *ev)
+{
+	struct upn_daemon *d = ctx;
+	char c[UPN_ADDRSTRLEN], s[UPN_ADDRSTRLEN];
+
+	if (ev->type == UPNOTIFY_CMD_FAILED_ACCESS_NTF)
+		upn_dbg("failed access: %s -> %s port %u (%s)", upn_addr_fmt(&ev->client, c),
+			upn_addr_fmt(&ev->server, s), ev->port, upn_cause_name(ev->cause));
+	else
+		upn_info("%s: %s (%s)", upn_event_name(ev->type), upn_addr_fmt(&ev->server, s),
+			 upn_cause_name(ev->cause));
+	upn_waitlist_event(&d->wl, ev);
+}
+
+static void on_packet(void *ctx, const void *pkt, size_t len)
+{
+	struct upn_daemon *d = ctx;
+
+	upn_detect_packet(&d->detect, pkt, len, upn_now_mono_ms(), upn_now_real_ns());
+}
+
+static int load_server(void *ctx, const struct upn_store_server *s)
+{
+	return upn_waitlist_load_server(&((struct upn_daemon *)ctx)->wl, s);
+}
+
+static int load_entry(void *ctx, const struct upn_store_entry *e)
+{
+	return upn_waitlist_load_entry(&((struct upn_daemon *)ctx)->wl, e);
+}
+
+static int load_client(void *ctx, const struct upn_store_client *c)
+{
+	struct upn_daemon *d = ctx;
+
+	return upn_clients_set(&d->clients, &c->prefix, c->mail, c->registered, false);
+}
+
+/* mkdir -p of the directory holding @path. */
+static int make_parent(const char *path, mode_t mode)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void on_signal(void *ctx, uint32_t events)
+{
+	struct runtime *rt = ctx;
+	struct signalfd_siginfo si;
+
+	while (read(rt->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			upn_info("SIGHUP: the configuration is read at start; restart to apply it");
+			continue;
+		}
+		upn_info("signal %u: shutting down", si.ssi_signo);
+		rt->d.loop.stop = true;
+	}
+}
+
+static void on_nfq(void *ctx, uint32_t events)
+{
+	upn_nfq_dispatch(&((struct upn_daemon *)ctx)->nfq);
+}
+
+static void on_store(void *ctx, uint32_t events)
+{
+	struct runtime *rt = ctx;
+	uint64_t n;
+
+	if (read(rt->storefd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		upn_warn("store: eventfd: %s", strerror(errno));
+}
+
+static int select_source(struct upn_daemon *d)
+{
+	switch (d->cfg.source) {
+	case UPN_SOURCE_KMOD:
+		upn_err("source = kmod: this upnotifyd has no kernel module support yet");
+		return -1;
+	default:
+		d->source = UPN_SOURCE_NFQUEUE;
+		return 0;
+	}
+}
+
+static int setup(struct runtime *rt)
+{
+	struct upn_daemon *d = &rt->d;
+	struct upn_store_loader loader = { d, load_server, load_entry, load_client };
+	char err[512];
+	sigset_t mask;
+	int ret;
+
+	d->started = (int64_t)(upn_now_real_ns() / 1000000000ull);
+	if (upn_loop_init(&d->loop))
+		return -1;
+	if (make_parent(d->cfg.store_path, 0700) || make_parent(d->cfg.ctl_socket, 0755)) {
+		upn_err("cannot create the directories for %s and %s: %s", d->cfg.store_path,
+			d->cfg.ctl_socket, strerror(errno));
+		return -1;
+	}
+	d->store = upn_store_open(d->cfg.store_path, err, sizeof(err));
+	if (!d->store) {
+		upn_err("store: %s", err);
+		return -1;
+	}
+	upn_journal_init(&d->journal, d->store);
+	if (upn_clients_init(&d->clients, UPN_CLIENTS_MAX, &d->journal) ||
+	    upn_waitlist_init(&d->wl, d->cfg.total_max, d->cfg.per_server_max, &d->journal)) {
+		upn_err("out of memory");
+		return -1;
+	}
+	d->wl.clients = &d->clients;
+	d->wl.only_known_clients = d->cfg.only_known_clients;
+	ret = upn_store_load(d->store, &loader);
+	if (ret) {
+		upn_err("store: cannot load %s: %s", d->cfg.store_path, strerror(-ret));
+		return -1;
+	}
+	for (size_t i = 0; i < d->cfg.nclients; i++)
+		upn_clients_set(&d->clients, &d->cfg.clients[i].prefix, d->cfg.clients[i].mail,
+				d->started, true);
+	upn_info("loaded %u servers, %u waiting clients, %u mail addresses", d->wl.servers.live,
+		 upn_waitlist_count(&d->wl), upn_clients_count(&d->clients));
+	if (upn_detect_init(&d->detect, &d->cfg, &d->wl, on_event, d)) {
+		upn_err("out of memory");
+		return -1;
+	}
+	if (select_source(d))
+		return -1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rt->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	rt->sig_h = (struct upn_loop_handler){ on_signal, rt };
+	if (rt->sigfd < 0 || upn_loop_add(&d->loop, rt->sigfd, EPOLLIN, &rt->sig_h))
+		return -1;
+
+	rt->storefd = upn_store_start(d->store);
+	rt->store_h = (struct upn_loop_handler){ on_store, rt };
+	if (rt->storefd < 0 || upn_loop_add(&d->loop, rt->storefd, EPOLLIN, &rt->store_h)) {
+		upn_err("store: cannot start the writer thread");
+		return -1;
+	}
+
+	if (upn_nfq_open(&d->nfq, d->cfg.queue, on_packet, d))
+		return -1;
+	rt->nfq_h = (struct upn_loop_handler){ on_nfq, d };
+	if (upn_loop_add(&d->loop, upn_nfq_fd(&d->nfq), EPOLLIN, &rt->nfq_h))
+		return -1;
+	if (d->cfg.install_rules) {
+		if (upn_rules_install(&d->cfg))
+			return -1;
+		d->rules_installed = true;
+	}
+
+	d->ctl = upn_control_open(d, d->cfg.ctl_socket, d->cfg.ctl_mode);
+	if (!d->ctl)
+		return -1;
+	upn_info("upnotifyd %s running: source %s, queue %u, syn_timeout %u ms", VERSION,
+		 upn_source_name(d->source), d->cfg.queue, d->cfg.syn_timeout_ms);
+	return 0;
+}
+
+static void run(struct runtime *rt)
+{
+	struct upn_daemon *d = &rt->d;
+
+	while (!d->loop.stop) {
+		int64_t now = upn_now_mono_ms(), next = upn_detect_next_deadline(&d->detect);
+		int timeout = 1000;
+
+		if (next >= 0 && next - now < timeout)
+			timeout = next > now ? (int)(next - now) : 0;
+		if (upn_loop_once(&d->loop, timeout) < 0) {
+			upn_err("event loop: %s", strerror(errno));
+			break;
+		}
+		now = upn_now_mono_ms();
+		upn_detect_expire(&d->detect, now, upn_now_real_ns());
+		upn_journal_flush(&d->journal);
+		upn_control_tick(d->ctl, upn_store_durable_seq(d->store), now);
+	}
+}
+
+/* Nothing recorded may be lost on a clean stop: hand over and commit everything. */
+static void drain(struct upn_daemon *d)
+{
+	for (int i = 0; i < 600 && d->journal.n; i++) {
+		if (!upn_journal_flush(&d->journal))
+			usleep(10000);
+	}
+	if (d->journal.n)
+		upn_err("store: %zu changes could not be written", d->journal.n);
+}
+
+static void teardown(struct runtime *rt)
+{
+	struct upn_daemon *d = &rt->d;
+
+	if (d->rules_installed)
+		upn_rules_remove();
+	if (d->nfq.nl)
+		upn_nfq_close(&d->nfq);
+	upn_control_close(d->ctl);
+	if (d->store) {
+		drain(d);
+		upn_store_close(d->store);
+	}
+	upn_detect_destroy(&d->detect);
+	upn_waitlist_destroy(&d->wl);
+	upn_clients_destroy(&d->clients);
+	upn_journal_destroy(&d->journal);
+	upn_loop_destroy(&d->loop);
+	upn_config_free(&d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "print-rules", no_argument, NULL, 'R' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *config = NULL;
+	int fg = 0, verbose = 0, check = 0, print_rules = 0, opt, status = 1;
+	static struct runtime rt = { .sigfd = -1, .storefd = -1 };
+	char err[1024];
+
+	while ((opt = getopt_long(argc, argv, "c:fvVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'f': fg = 1; break;
+		case 'v': verbose = 1; break;
+		case 'C': check = 1; break;
+		case 'R': print_rules = 1; break;
+		case 'V': printf("upnotifyd %s\n", VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (upn_config_load(config, &rt.d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", config);
+		upn_config_free(&rt.d.cfg);
+		return 0;
+	}
+	if (print_rules) {
+		char *v4 = upn_rules_render(&rt.d.cfg, AF_INET);
+		char *v6 = upn_rules_render(&rt.d.cfg, AF_INET6);
+
+		printf("# iptables-restore --noflush\n%s# ip6tables-restore --noflush\n%s", v4, v6);
+		free(v4);
+		free(v6);
+		upn_config_free(&rt.d.cfg);
+		return 0;
+	}
+	if (!fg && daemon(0, 0)) {
+		perror("upnotifyd: daemon");
+		return 1;
+	}
+	upn_log_open("upnotifyd", fg, verbose ? LOG_DEBUG : LOG_INFO);
+	if (!setup(&rt)) {
+		run(&rt);
+		status = 0;
+	}
+	teardown(&rt);
+	return status;
+}
