@@ -40,7 +40,10 @@ struct upn_pkt {
 /* @buf starts at the IP header. @len is the captured length, which may be less than
  * the IP total length when the capture was cut short (NFQUEUE copy range): that is
  * fine as long as the headers we read are inside @len. Never reads outside @buf.
- * Returns an enum upn_pkt_result; on UPN_PKT_OK, @out->kind tells what was found. */
+ * Returns an enum upn_pkt_result; on UPN_PKT_OK, @out->kind tells what was found.
+ * Unless the result is UPN_PKT_OK with a kind other than UPN_PKT_OTHER, *@out is all
+ * zero, so a half-parsed packet never leaves plausible addresses behind. Later
+ * fragments and quotes of later fragments are UPN_PKT_OTHER: their ports are unseen. */
 int upn_packet_parse(const void *buf, size_t len, struct upn_pkt *out);
 
 #endif
