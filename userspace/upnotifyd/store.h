@@ -76,26 +76,36 @@ struct upn_store_stats {
 	uint64_t ops;		/* operations committed */
 	uint64_t errors;	/* failed commits (each retried) */
 	uint64_t last_batch;	/* operations in the last committed batch */
+	uint64_t load_skipped;	/* invalid rows (bad address, cause, ...) not loaded */
 };
 
 struct upn_store;
 
 /* Opens or creates the database at @path, in WAL mode, and migrates its schema to the
- * current version. Refuses (NULL, message in @err) a database from a newer version. */
+ * current version. Refuses (NULL, message in @err) a database from a newer version
+ * and a file that is not a database, leaving either untouched. */
 struct upn_store *upn_store_open(const char *path, char *err, size_t errlen);
-/* Commits whatever was submitted, stops the writer thread, closes the database. */
+/* Commits whatever was submitted, stops the writer thread, closes the database and
+ * the eventfd. If the batch in flight keeps failing, it is given up after a few
+ * more tries, with a message on stderr, rather than hang the shutdown. */
 void upn_store_close(struct upn_store *st);
 
-/* Reads everything back, servers first, then entries, then clients. Start-up only. */
+/* Reads everything back, servers first, then entries, then clients, each in key
+ * order; an entry always comes after its server. Rows that the store could not have
+ * written are skipped and counted in load_skipped. A NULL callback skips its table.
+ * Start-up only: -EBUSY once the writer thread runs. */
 int upn_store_load(struct upn_store *st, const struct upn_store_loader *l);
-/* Applies @ops in one transaction in the caller's thread. 0 or -errno (rolled back). */
+/* Applies @ops in one transaction in the caller's thread. 0 or -errno (rolled back):
+ * -EINVAL for an invalid op (nothing written), -EBUSY for a lock held too long or
+ * once the writer thread runs, -ENOSPC for a full disk, -EIO otherwise. */
 int upn_store_apply(struct upn_store *st, const struct upn_store_op *ops, size_t n);
 
 /* Starts the writer thread. Returns an eventfd that becomes readable each time a batch
  * is committed (read it to clear it), or -errno. */
 int upn_store_start(struct upn_store *st);
 /* Hands @ops (malloc'ed; the store frees it) to the writer thread. @seq must grow with
- * every batch. -EBUSY while the previous batch is still being committed. */
+ * every batch. -EBUSY while the previous batch is still being committed, -EINVAL for
+ * an invalid op or seq; on error @ops stays the caller's. */
 int upn_store_submit(struct upn_store *st, struct upn_store_op *ops, size_t n, uint64_t seq);
 bool upn_store_idle(struct upn_store *st);
 /* The highest @seq committed. */

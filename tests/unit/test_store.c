@@ -1,0 +1,1077 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Copyright (C) 2026 The upnotify authors. */
+/* The SQLite store, against real files in a fresh temporary directory per test. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/upn-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/upnotify.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct dirent *d;
+	char p[512];
+	DIR *dir;
+
+	dir = opendir(f->dir);
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", f->dir, d->d_name);
+		unlink(p);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- building ops ---- */
+
+static struct upn_addr addr(const char *s)
+{
+	struct upn_addr a;
+
+	assert_int_equal(upn_addr_parse(s, &a), 0);
+	return a;
+}
+
+static struct upn_store_op put_server(const char *a, int state, int cause, int64_t since)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_SERVER };
+
+	op.server.addr = addr(a);
+	op.server.state = (uint8_t)state;
+	op.server.cause = (uint8_t)cause;
+	op.server.since = since;
+	return op;
+}
+
+static struct upn_store_op del_server(const char *a)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_DEL_SERVER };
+
+	op.server.addr = addr(a);
+	return op;
+}
+
+static struct upn_store_op put_entry(const char *srv, const char *cli, uint32_t attempts)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_ENTRY };
+
+	op.entry.server = addr(srv);
+	op.entry.client = addr(cli);
+	op.entry.first = 1700000000;
+	op.entry.last = 1700000000 + attempts;
+	op.entry.attempts = attempts;
+	op.entry.cause = UPNOTIFY_CAUSE_ICMP_UNREACH;
+	op.entry.proto = IPPROTO_TCP;
+	op.entry.port = 443;
+	op.entry.icmp_type = 3;
+	op.entry.icmp_code = 1;
+	return op;
+}
+
+static struct upn_store_op del_entry(const char *srv, const char *cli)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_DEL_ENTRY };
+
+	op.entry.server = addr(srv);
+	op.entry.client = addr(cli);
+	return op;
+}
+
+static struct upn_store_op put_client(const char *prefix, const char *mail, int64_t reg)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_CLIENT };
+
+	assert_int_equal(upn_prefix_parse(prefix, &op.client.prefix), 0);
+	snprintf(op.client.mail, sizeof(op.client.mail), "%s", mail);
+	op.client.registered = reg;
+	return op;
+}
+
+static struct upn_store_op del_client(const char *prefix)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_DEL_CLIENT };
+
+	assert_int_equal(upn_prefix_parse(prefix, &op.client.prefix), 0);
+	return op;
+}
+
+static struct upn_store_op *dup_ops(const struct upn_store_op *ops, size_t n)
+{
+	struct upn_store_op *p = malloc(n * sizeof(*p));
+
+	assert_non_null(p);
+	memcpy(p, ops, n * sizeof(*p));
+	return p;
+}
+
+/* ---- the store and the file ---- */
+
+static struct upn_store *open_ok(const char *path)
+{
+	char err[256] = "";
+	struct upn_store *st = upn_store_open(path, err, sizeof(err));
+
+	if (!st)
+		fail_msg("upn_store_open: %s", err);
+	return st;
+}
+
+static void apply_ok(struct upn_store *st, const struct upn_store_op *ops, size_t n)
+{
+	assert_int_equal(upn_store_apply(st, ops, n), 0);
+}
+
+/* A second connection, as an operator's sqlite3 shell would be. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+}
+
+static void raw_exec_path(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+
+	raw_exec(db, sql);
+	sqlite3_close(db);
+}
+
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *s;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static char *raw_text(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *s;
+	char *v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static bool exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+/* ---- loading ---- */
+
+struct loaded {
+	struct upn_store_server s[16];
+	size_t ns;
+	struct upn_store_entry *e;
+	size_t ne, cap;
+	struct upn_store_client c[16];
+	size_t nc;
+	char order[64]; /* 's', 'e', 'c' per call, the first 63 */
+	size_t calls;
+	size_t abort_at; /* 1-based call that returns -ECANCELED, 0 for none */
+};
+
+static int note_call(struct loaded *l, char kind)
+{
+	if (l->calls < sizeof(l->order) - 1)
+		l->order[l->calls] = kind;
+	l->calls++;
+	return l->abort_at && l->calls == l->abort_at ? -ECANCELED : 0;
+}
+
+static int on_server(void *ctx, const struct upn_store_server *s)
+{
+	struct loaded *l = ctx;
+
+	assert_true(l->ns < 16);
+	l->s[l->ns++] = *s;
+	return note_call(l, 's');
+}
+
+static int on_entry(void *ctx, const struct upn_store_entry *e)
+{
+	struct loaded *l = ctx;
+
+	if (l->ne == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->e = realloc(l->e, l->cap * sizeof(*l->e));
+		assert_non_null(l->e);
+	}
+	l->e[l->ne++] = *e;
+	return note_call(l, 'e');
+}
+
+static int on_client(void *ctx, const struct upn_store_client *c)
+{
+	struct loaded *l = ctx;
+
+	assert_true(l->nc < 16);
+	l->c[l->nc++] = *c;
+	return note_call(l, 'c');
+}
+
+static int load(struct upn_store *st, struct loaded *l)
+{
+	struct upn_store_loader ld = {
+		.ctx = l,
+		.server = on_server,
+		.entry = on_entry,
+		.client = on_client,
+	};
+
+	return upn_store_load(st, &ld);
+}
+
+static void load_path(const char *path, struct loaded *l)
+{
+	struct upn_store *st = open_ok(path);
+
+	assert_int_equal(load(st, l), 0);
+	upn_store_close(st);
+}
+
+static void loaded_free(struct loaded *l)
+{
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+}
+
+static void assert_server_eq(const struct upn_store_server *a, const struct upn_store_server *b)
+{
+	assert_true(upn_addr_eq(&a->addr, &b->addr));
+	assert_int_equal(a->state, b->state);
+	assert_int_equal(a->cause, b->cause);
+	assert_int_equal(a->since, b->since);
+}
+
+static void assert_entry_eq(const struct upn_store_entry *a, const struct upn_store_entry *b)
+{
+	assert_true(upn_addr_eq(&a->server, &b->server));
+	assert_true(upn_addr_eq(&a->client, &b->client));
+	assert_int_equal(a->first, b->first);
+	assert_int_equal(a->last, b->last);
+	assert_int_equal(a->attempts, b->attempts);
+	assert_int_equal(a->cause, b->cause);
+	assert_int_equal(a->proto, b->proto);
+	assert_int_equal(a->port, b->port);
+	assert_int_equal(a->icmp_type, b->icmp_type);
+	assert_int_equal(a->icmp_code, b->icmp_code);
+}
+
+static void assert_client_eq(const struct upn_store_client *a, const struct upn_store_client *b)
+{
+	assert_true(upn_addr_eq(&a->prefix.addr, &b->prefix.addr));
+	assert_int_equal(a->prefix.len, b->prefix.len);
+	assert_string_equal(a->mail, b->mail);
+	assert_int_equal(a->registered, b->registered);
+}
+
+/* Waits for the writer's eventfd; returns what was read, 0 on timeout. */
+static uint64_t wait_commit(int efd, int timeout_ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return 0;
+	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- the tests ---- */
+
+static void test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_stats stats;
+	struct upn_store *st;
+	char *mode;
+
+	assert_false(exists(f->path));
+	st = open_ok(f->path);
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.commits, 0);
+	upn_store_close(st);
+
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	mode = raw_text(f->path, "PRAGMA journal_mode");
+	assert_string_equal(mode, "wal");
+	free(mode);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+					  " AND name IN ('servers', 'waitlist', 'clients')"),
+			 3);
+	/* Opening again must not re-run the migration. */
+	st = open_ok(f->path);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_server("192.0.2.10", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1700000000),
+		put_entry("192.0.2.10", "198.51.100.7", 3),
+		put_client("198.51.100.0/24", "noc@example.org", 1690000000),
+	};
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 3);
+	upn_store_close(st);
+
+	load_path(f->path, &l);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 1);
+	assert_int_equal(l.nc, 1);
+	assert_server_eq(&l.s[0], &ops[0].server);
+	assert_entry_eq(&l.e[0], &ops[1].entry);
+	assert_client_eq(&l.c[0], &ops[2].client);
+	loaded_free(&l);
+
+	/* What an operator sees with the sqlite3 shell. */
+	char *t = raw_text(f->path, "SELECT addr || ' ' || state || ' ' || cause FROM servers");
+	assert_string_equal(t, "192.0.2.10 down syn-timeout");
+	free(t);
+	t = raw_text(f->path, "SELECT client || ' ' || cause || ' ' || port FROM waitlist");
+	assert_string_equal(t, "198.51.100.7 icmp-unreachable 443");
+	free(t);
+}
+
+static void test_newer_version_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	char *mode;
+
+	raw_exec_path(f->path, "CREATE TABLE x (y); PRAGMA user_version = 99");
+	assert_null(upn_store_open(f->path, err, sizeof(err)));
+	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (1)");
+	/* Untouched: not even switched to WAL. */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+	mode = raw_text(f->path, "PRAGMA journal_mode");
+	assert_string_equal(mode, "delete");
+	free(mode);
+}
+
+static void test_not_sqlite_refused(void **state)
+{
+	static const char text[] = "# upnotifyd.conf\n[store]\npath = /var/lib/upnotify.db\n"
+				   "this is certainly not an SQLite database header\n";
+	struct fixture *f = *state;
+	char err[256] = "", buf[sizeof(text) + 16], wal[160];
+	ssize_t len;
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+	close(fd);
+
+	assert_null(upn_store_open(f->path, err, sizeof(err)));
+	assert_true(strlen(err) > 0);
+	assert_non_null(strstr(err, "not a database"));
+
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	len = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(buf, text, sizeof(text) - 1);
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_false(exists(wal));
+}
+
+static void test_del_server_cascades(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 100),
+		put_server("2001:db8::1", UPN_SERVER_REFUSING, UPNOTIFY_CAUSE_REFUSED, 200),
+		put_entry("192.0.2.1", "198.51.100.1", 1),
+		put_entry("192.0.2.1", "198.51.100.2", 1),
+		put_entry("2001:db8::1", "2001:db8:1::7", 2),
+	};
+	struct upn_store_op again =
+		put_server("192.0.2.1", UPN_SERVER_UP, UPNOTIFY_CAUSE_SYNACK, 300);
+	struct upn_store_op del = del_server("192.0.2.1");
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 5);
+	/* Putting an existing server updates it and keeps its waitlist (an upsert, not
+	 * a delete and insert that would cascade). */
+	apply_ok(st, &again, 1);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 2);
+	assert_int_equal(l.ne, 3);
+	assert_server_eq(&l.s[0], &again.server);
+	loaded_free(&l);
+
+	apply_ok(st, &del, 1);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_server_eq(&l.s[0], &ops[1].server);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &ops[4].entry);
+	loaded_free(&l);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM waitlist"), 1);
+}
+
+static void test_entry_without_server(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op op = put_entry("203.0.113.5", "198.51.100.9", 1);
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, &op, 1);
+	assert_int_equal(load(st, &l), 0);
+	/* A placeholder server row keeps the entry and its foreign key. */
+	assert_int_equal(l.ns, 1);
+	assert_true(upn_addr_eq(&l.s[0].addr, &op.entry.server));
+	assert_int_equal(l.s[0].state, UPN_SERVER_DOWN);
+	assert_int_equal(l.s[0].cause, op.entry.cause);
+	assert_int_equal(l.s[0].since, op.entry.first);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &op.entry);
+	loaded_free(&l);
+
+	/* Deleting the server in the middle of a batch must not let a later entry of
+	 * it believe the server row is still there. */
+	struct upn_store_op again[] = {
+		put_entry("203.0.113.5", "198.51.100.1", 1),
+		del_server("203.0.113.5"),
+		put_entry("203.0.113.5", "198.51.100.2", 2),
+	};
+	apply_ok(st, again, 3);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &again[2].entry);
+	loaded_free(&l);
+	upn_store_close(st);
+}
+
+static void test_entry_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 100),
+		put_entry("192.0.2.1", "198.51.100.1", 1),
+		put_entry("192.0.2.1", "198.51.100.2", 1),
+	};
+	struct upn_store_op upd = put_entry("192.0.2.1", "198.51.100.1", 5);
+	struct upn_store_op del = del_entry("192.0.2.1", "198.51.100.2");
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	upd.entry.cause = UPNOTIFY_CAUSE_REFUSED;
+	upd.entry.port = 22;
+	upd.entry.icmp_type = 0;
+	upd.entry.icmp_code = 0;
+	st = open_ok(f->path);
+	apply_ok(st, ops, 3);
+	apply_ok(st, &upd, 1);
+	apply_ok(st, &del, 1);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &upd.entry);
+	assert_int_equal(l.e[0].attempts, 5);
+	loaded_free(&l);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM waitlist"), 1);
+}
+
+static void test_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_client("10.1.2.0/24", "a@example.org", 1),
+		put_client("2001:db8:42::/48", "b@example.org", 2),
+		put_client("192.0.2.77", "c@example.org", 3),
+		put_client("2001:db8::/32", "d@example.org", 4),
+		put_client("0.0.0.0/0", "e@example.org", 5),
+		put_client("10.1.2.0/24", "a2@example.org", 6), /* replaces the first */
+		del_client("2001:db8::/32"),
+	};
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	char *t;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 7);
+	upn_store_close(st);
+
+	load_path(f->path, &l);
+	assert_int_equal(l.nc, 4);
+	/* In key (text) order. */
+	assert_client_eq(&l.c[0], &ops[4].client);
+	assert_client_eq(&l.c[1], &ops[5].client);
+	assert_client_eq(&l.c[2], &ops[2].client);
+	assert_client_eq(&l.c[3], &ops[1].client);
+	assert_int_equal(l.c[2].prefix.len, 32);
+	assert_int_equal(l.c[3].prefix.len, 48);
+	assert_int_equal(l.c[3].prefix.addr.family, AF_INET6);
+	loaded_free(&l);
+
+	t = raw_text(f->path, "SELECT group_concat(prefix, ' ') FROM"
+			      " (SELECT prefix FROM clients ORDER BY prefix)");
+	assert_string_equal(t, "0.0.0.0/0 10.1.2.0/24 192.0.2.77/32 2001:db8:42::/48");
+	free(t);
+}
+
+static void test_load_order_and_abort(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_client("10.0.0.0/8", "x@example.org", 1),
+		put_server("192.0.2.9", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1),
+		put_entry("192.0.2.9", "198.51.100.3", 1),
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1),
+		put_entry("192.0.2.9", "198.51.100.1", 1),
+		put_entry("192.0.2.1", "198.51.100.2", 1),
+		put_server("2001:db8::9", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_NEIGH, 1),
+	};
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 7);
+
+	assert_int_equal(load(st, &l), 0);
+	assert_string_equal(l.order, "ssseeec");
+	/* Each server's entries together, in key order. */
+	assert_true(upn_addr_eq(&l.e[0].server, &ops[3].server.addr));
+	assert_true(upn_addr_eq(&l.e[1].client, &ops[4].entry.client));
+	assert_true(upn_addr_eq(&l.e[2].client, &ops[2].entry.client));
+	loaded_free(&l);
+
+	l.abort_at = 2;
+	assert_int_equal(load(st, &l), -ECANCELED);
+	assert_int_equal(l.calls, 2);
+	assert_string_equal(l.order, "ss");
+	loaded_free(&l);
+
+	l.abort_at = 5;
+	assert_int_equal(load(st, &l), -ECANCELED);
+	assert_string_equal(l.order, "sssee");
+	loaded_free(&l);
+
+	/* An aborted load leaves the store usable. */
+	apply_ok(st, ops, 1);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.calls, 7);
+	loaded_free(&l);
+	upn_store_close(st);
+}
+
+static void test_load_skips_bad_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op good[] = {
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_UNSPEC, 1),
+		put_entry("192.0.2.1", "198.51.100.1", 1),
+		put_client("10.0.0.0/8", "ok@example.org", 1),
+	};
+	struct upn_store_stats stats;
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, good, 3);
+	upn_store_close(st);
+
+	/* As an operator might, with foreign keys off as the sqlite3 shell has them. */
+	raw_exec_path(f->path,
+		      "INSERT INTO servers VALUES ('192.0.2.300', 'down', 'trap', 1);"
+		      "INSERT INTO servers VALUES ('2001:DB8::1', 'down', 'trap', 1);"
+		      "INSERT INTO servers VALUES ('192.0.2.2', 'down', 'meteor', 1);"
+		      "INSERT INTO servers VALUES ('192.0.2.3', 'down', 'trap', 'yesterday');"
+		      "INSERT INTO waitlist VALUES ('192.0.2.1', '198.51.100.2', 1, 1, 1,"
+		      " 'refused', 6, 70000, 0, 0);"
+		      "INSERT INTO waitlist VALUES ('192.0.2.1', 'nobody', 1, 1, 1,"
+		      " 'refused', 6, 80, 0, 0);"
+		      "INSERT INTO waitlist VALUES ('192.0.2.1', '198.51.100.3', 1, 1, -1,"
+		      " 'refused', 6, 80, 0, 0);"
+		      "INSERT INTO waitlist VALUES ('192.0.2.99', '198.51.100.4', 1, 1, 1,"
+		      " 'refused', 6, 80, 0, 0);"
+		      "INSERT INTO waitlist VALUES ('192.0.2.2', '198.51.100.5', 1, 1, 1,"
+		      " 'refused', 6, 80, 0, 0);"
+		      "INSERT INTO clients VALUES ('10.1.2.3/8', 'x@example.org', 1);"
+		      "INSERT INTO clients VALUES ('10.9.0.0/16', 'a@b' || char(13, 10) ||"
+		      " 'RCPT TO:<victim@example.org>', 1);"
+		      "INSERT INTO clients VALUES ('10.8.0.0/16', '', 1);"
+		      "INSERT INTO clients VALUES (x'31302e372e302e302f3136', 'blob@x', 1);");
+
+	st = open_ok(f->path);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_server_eq(&l.s[0], &good[0].server);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &good[1].entry);
+	assert_int_equal(l.nc, 1);
+	assert_client_eq(&l.c[0], &good[2].client);
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.load_skipped, 4 + 5 + 4);
+	loaded_free(&l);
+	upn_store_close(st);
+}
+
+static void test_apply_invalid_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op base[] = {
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1),
+		put_entry("192.0.2.1", "198.51.100.1", 1),
+		put_client("10.0.0.0/8", "a@example.org", 1),
+	};
+	struct upn_store_op bad[] = {
+		del_server("192.0.2.1"),
+		put_client("10.0.0.0/8", "changed@example.org", 2),
+		put_server("192.0.2.2", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1),
+	};
+	struct upn_store_stats stats;
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	sqlite3 *db;
+
+	st = open_ok(f->path);
+	apply_ok(st, base, 3);
+
+	/* Invalid ops of every kind are refused before anything is written. */
+	bad[2].server.addr.family = 0;
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_server("192.0.2.2", 7, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1);
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_server("192.0.2.2", UPN_SERVER_UP, UPNOTIFY_CAUSE_MAX + 1, 1);
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_client("10.0.0.0/8", "", 1);
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_client("10.0.0.0/8", "a@b\r\nDATA", 1);
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_client("10.0.0.0/8", "a@b", 1);
+	bad[2].client.prefix.len = 4; /* host bits beyond the length */
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2] = put_entry("192.0.2.1", "198.51.100.1", 1);
+	bad[2].entry.client.a[9] = 1; /* IPv4 with junk past the 4 bytes */
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+	bad[2].kind = 42;
+	assert_int_equal(upn_store_apply(st, bad, 3), -EINVAL);
+
+	/* A valid batch whose last op fails inside SQLite is rolled back as a whole. */
+	db = raw_open(f->path);
+	raw_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON servers"
+		     " WHEN NEW.addr = '192.0.2.2' BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	bad[2] = put_server("192.0.2.2", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1);
+	assert_true(upn_store_apply(st, bad, 3) < 0);
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.errors, 1);
+	assert_int_equal(stats.commits, 1);
+
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 1);
+	assert_int_equal(l.nc, 1);
+	assert_client_eq(&l.c[0], &base[2].client);
+	loaded_free(&l);
+
+	/* And the store works on once the cause is gone. */
+	raw_exec(db, "DROP TRIGGER inject");
+	sqlite3_close(db);
+	apply_ok(st, bad, 3);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_server_eq(&l.s[0], &bad[2].server);
+	assert_int_equal(l.ne, 0);
+	loaded_free(&l);
+	upn_store_close(st);
+}
+
+static void test_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1),
+		put_entry("192.0.2.1", "198.51.100.1", 1),
+		put_entry("192.0.2.1", "198.51.100.2", 1),
+	};
+	struct upn_store_op more = put_client("10.0.0.0/8", "a@example.org", 1);
+	struct upn_store_op *batch, *second;
+	struct upn_store_loader none = { 0 };
+	struct upn_store_stats stats;
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	sqlite3 *db;
+	int efd;
+
+	st = open_ok(f->path);
+	assert_true(upn_store_idle(st));
+	batch = dup_ops(ops, 1);
+	assert_int_equal(upn_store_submit(st, batch, 1, 1), -EINVAL); /* not started */
+	free(batch);
+	efd = upn_store_start(st);
+	assert_true(efd >= 0);
+	assert_int_equal(upn_store_start(st), -EALREADY);
+	/* The connection belongs to the writer now. */
+	assert_int_equal(upn_store_apply(st, ops, 1), -EBUSY);
+	assert_int_equal(upn_store_load(st, &none), -EBUSY);
+
+	/* Hold the write lock so that the batch stays in flight. */
+	db = raw_open(f->path);
+	raw_exec(db, "BEGIN IMMEDIATE");
+	batch = dup_ops(ops, 3);
+	assert_int_equal(upn_store_submit(st, batch, 3, 10), 0);
+	second = dup_ops(&more, 1);
+	assert_int_equal(upn_store_submit(st, second, 1, 11), -EBUSY);
+	assert_false(upn_store_idle(st));
+	assert_int_equal(wait_commit(efd, 200), 0);
+	assert_int_equal(upn_store_durable_seq(st), 0);
+	raw_exec(db, "ROLLBACK");
+	sqlite3_close(db);
+
+	assert_int_equal(wait_commit(efd, 6000), 1);
+	assert_int_equal(upn_store_durable_seq(st), 10);
+	assert_true(upn_store_idle(st));
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.commits, 1);
+	assert_int_equal(stats.ops, 3);
+	assert_int_equal(stats.last_batch, 3);
+	assert_int_equal(stats.errors, 0);
+
+	/* seq must grow; an invalid op is refused up front; both leave @ops ours. */
+	assert_int_equal(upn_store_submit(st, second, 1, 10), -EINVAL);
+	second[0].client.mail[0] = '\0';
+	assert_int_equal(upn_store_submit(st, second, 1, 11), -EINVAL);
+	second[0] = more;
+	assert_int_equal(upn_store_submit(st, second, 1, 11), 0);
+	second = NULL;
+	assert_int_equal(wait_commit(efd, 6000), 1);
+	assert_int_equal(upn_store_durable_seq(st), 11);
+
+	/* An empty batch still moves the durable mark. */
+	assert_int_equal(upn_store_submit(st, NULL, 0, 12), 0);
+	assert_int_equal(wait_commit(efd, 6000), 1);
+	assert_int_equal(upn_store_durable_seq(st), 12);
+	upn_store_close(st);
+
+	load_path(f->path, &l);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 2);
+	assert_int_equal(l.nc, 1);
+	loaded_free(&l);
+}
+
+static void test_close_commits_inflight(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op op = put_client("10.0.0.0/8", "a@example.org", 1);
+	struct loaded l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	assert_true(upn_store_start(st) >= 0);
+	assert_int_equal(upn_store_submit(st, dup_ops(&op, 1), 1, 1), 0);
+	upn_store_close(st); /* without waiting for the eventfd */
+	load_path(f->path, &l);
+	assert_int_equal(l.nc, 1);
+	loaded_free(&l);
+
+	/* Never started: close is just a close. */
+	st = open_ok(f->path);
+	upn_store_close(st);
+}
+
+static void test_writer_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op op = put_client("10.0.0.0/8", "a@example.org", 1);
+	struct upn_store_op *second = dup_ops(&op, 1);
+	struct upn_store_stats stats;
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	double t0;
+	sqlite3 *db;
+	int efd;
+
+	st = open_ok(f->path);
+	efd = upn_store_start(st);
+	assert_true(efd >= 0);
+	db = raw_open(f->path);
+	raw_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON clients"
+		     " BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	assert_int_equal(upn_store_submit(st, dup_ops(&op, 1), 1, 1), 0);
+
+	t0 = now_s();
+	do {
+		upn_store_get_stats(st, &stats);
+	} while (!stats.errors && now_s() - t0 < 5 && !usleep(1000));
+	assert_int_equal(stats.errors, 1);
+	assert_int_equal(stats.commits, 0);
+	assert_int_equal(wait_commit(efd, 100), 0);
+	assert_false(upn_store_idle(st));
+	assert_int_equal(upn_store_durable_seq(st), 0);
+	/* The failed batch is kept, not dropped, so the next must wait. */
+	assert_int_equal(upn_store_submit(st, second, 1, 2), -EBUSY);
+	free(second);
+
+	raw_exec(db, "DROP TRIGGER inject");
+	sqlite3_close(db);
+	assert_int_equal(wait_commit(efd, UPN_STORE_RETRY_MS + 6000), 1);
+	assert_int_equal(upn_store_durable_seq(st), 1);
+	upn_store_get_stats(st, &stats);
+	assert_true(stats.errors >= 1);
+	assert_int_equal(stats.commits, 1);
+	upn_store_close(st);
+
+	load_path(f->path, &l);
+	assert_int_equal(l.nc, 1);
+	loaded_free(&l);
+}
+
+static void test_close_gives_up(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op op = put_client("10.0.0.0/8", "a@example.org", 1);
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	double t0;
+
+	st = open_ok(f->path);
+	assert_true(upn_store_start(st) >= 0);
+	raw_exec_path(f->path, "CREATE TRIGGER inject BEFORE INSERT ON clients"
+			       " BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	assert_int_equal(upn_store_submit(st, dup_ops(&op, 1), 1, 1), 0);
+	t0 = now_s();
+	upn_store_close(st);
+	/* A few retries, UPN_STORE_RETRY_MS apart (not a busy loop), then it lets go. */
+	t0 = now_s() - t0;
+	assert_true(t0 >= 0.9 * UPN_STORE_RETRY_MS / 1000);
+	assert_true(t0 < 10.0 * UPN_STORE_RETRY_MS / 1000);
+
+	raw_exec_path(f->path, "DROP TRIGGER inject");
+	load_path(f->path, &l);
+	assert_int_equal(l.nc, 0);
+	loaded_free(&l);
+}
+
+/* The child commits through the writer and dies by SIGKILL without closing: the
+ * batch must already be on disk when the eventfd says so. */
+static void test_crash_durability(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_server("2001:db8::80", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_ICMP_UNREACH, 5),
+		put_entry("2001:db8::80", "2001:db8:ffff::1", 9),
+		put_client("2001:db8:ffff::/64", "lab@example.org", 7),
+	};
+	struct loaded l = { 0 };
+	char ok = 0, wal[160];
+	int pfd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256];
+		struct upn_store *st = upn_store_open(f->path, err, sizeof(err));
+		struct pollfd p = { .events = POLLIN };
+
+		close(pfd[0]);
+		if (!st || (p.fd = upn_store_start(st)) < 0 ||
+		    upn_store_submit(st, dup_ops(ops, 3), 3, 1) || poll(&p, 1, 10000) != 1 ||
+		    upn_store_durable_seq(st) != 1)
+			_exit(1);
+		if (write(pfd[1], "y", 1) != 1)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &ok, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(ok, 'y');
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* Nobody checkpointed: the data lives only in the WAL. */
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_true(exists(wal));
+
+	load_path(f->path, &l);
+	assert_int_equal(l.ns, 1);
+	assert_server_eq(&l.s[0], &ops[0].server);
+	assert_int_equal(l.ne, 1);
+	assert_entry_eq(&l.e[0], &ops[1].entry);
+	assert_int_equal(l.nc, 1);
+	assert_client_eq(&l.c[0], &ops[2].client);
+	loaded_free(&l);
+}
+
+/* A SYN flood to a down server: 100k distinct clients in one batch. */
+static void test_bulk(void **state)
+{
+	enum { N = 100000 };
+	struct fixture *f = *state;
+	struct upn_store_op *ops = calloc(N + 1, sizeof(*ops));
+	struct upn_store_stats stats;
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	double t, ins, upd, thr;
+	int efd;
+
+	assert_non_null(ops);
+	ops[0] = put_server("192.0.2.1", UPN_SERVER_DOWN, UPNOTIFY_CAUSE_SYN_TIMEOUT, 1);
+	for (uint32_t i = 0; i < N; i++) {
+		uint8_t raw[16] = { 0x20,
+				    0x01,
+				    0x0d,
+				    0xb8,
+				    [12] = (uint8_t)(i >> 24),
+				    (uint8_t)(i >> 16),
+				    (uint8_t)(i >> 8),
+				    (uint8_t)i };
+
+		ops[i + 1] = put_entry("192.0.2.1", "0.0.0.0", 1);
+		upn_addr_set(&ops[i + 1].entry.client, AF_INET6, raw);
+	}
+	st = open_ok(f->path);
+	t = now_s();
+	apply_ok(st, ops, N + 1);
+	ins = N / (now_s() - t);
+	for (uint32_t i = 1; i <= N; i++)
+		ops[i].entry.attempts = 2;
+	t = now_s();
+	apply_ok(st, ops, N + 1);
+	upd = N / (now_s() - t);
+
+	/* The same through the writer thread, as the daemon does it. */
+	efd = upn_store_start(st);
+	assert_true(efd >= 0);
+	for (uint32_t i = 1; i <= N; i++)
+		ops[i].entry.attempts = 3;
+	t = now_s();
+	assert_int_equal(upn_store_submit(st, ops, N + 1, 1), 0);
+	assert_int_equal(wait_commit(efd, 120000), 1);
+	thr = N / (now_s() - t);
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.last_batch, N + 1);
+	upn_store_close(st);
+	print_message("store: %d entries: insert %.0f/s, update %.0f/s, writer thread %.0f/s\n", N,
+		      ins, upd, thr);
+
+	load_path(f->path, &l);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, N);
+	for (size_t i = 0; i < l.ne; i++)
+		assert_int_equal(l.e[i].attempts, 3);
+	loaded_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_sqlite_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del_server_cascades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_without_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_order_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_skips_bad_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_invalid_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_commits_inflight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_gives_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
