@@ -113,8 +113,9 @@ install: all
 	install -m 0644 userspace/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 etc/upnotify.conf.example $(DESTDIR)$(SYSCONFDIR)/upnotify/
 
+# The UAPI header keeps the tab-aligned layout of the kernel's own UAPI headers.
 style:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' | grep -v '^include/uapi/')
 
 clean:
 	rm -rf $(B)

@@ -30,7 +30,8 @@ static int connect_to(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to upnotifyd at %s: %s%s", path,
 			 strerror(errno),
 			 errno == ENOENT || errno == ECONNREFUSED ? " (is upnotifyd running?)" :
-			 errno == EACCES ? " (the control socket is root-only)" : "");
+			 errno == EACCES ? " (the control socket is root-only)" :
+					   "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -105,8 +106,8 @@ static char *read_line(int fd, int timeout_ms, char *err, size_t errlen)
 	return buf;
 }
 
-json_t *upn_ctl_call(const char *socket_path, json_t *req, int timeout_ms, char *err,
-		     size_t errlen, int *transport)
+json_t *upn_ctl_call(const char *socket_path, json_t *req, int timeout_ms, char *err, size_t errlen,
+		     int *transport)
 {
 	char *text = json_dumps(req, JSON_COMPACT), *line;
 	json_t *reply, *result = NULL;

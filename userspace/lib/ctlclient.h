@@ -11,7 +11,7 @@
 /* Sends @req (consumed) and returns the reply's "result"; on failure NULL, with the
  * daemon's error or our own in @err. *@transport is set when the daemon could not be
  * reached at all (as opposed to answering with an error). */
-json_t *upn_ctl_call(const char *socket_path, json_t *req, int timeout_ms, char *err,
-		     size_t errlen, int *transport);
+json_t *upn_ctl_call(const char *socket_path, json_t *req, int timeout_ms, char *err, size_t errlen,
+		     int *transport);
 
 #endif

@@ -10,8 +10,8 @@ static const struct {
 	const char *suffix;
 	uint64_t ms;
 } units[] = {
-	{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
-	{ "h", 3600000 }, { "d", 86400000 },
+	{ "ms", 1 },	{ "s", 1000 },	  { "", 1000 },
+	{ "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
 };
 
 int upn_duration_parse(const char *s, uint64_t *ms)

@@ -18,7 +18,7 @@ void upn_log_open(const char *ident, int to_stderr, int max_level)
 
 void upn_log(int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
+	static const char *const names[] = { "emerg",	"alert",  "crit", "error",
 					     "warning", "notice", "info", "debug" };
 	va_list ap;
 

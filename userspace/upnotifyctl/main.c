@@ -11,6 +11,8 @@
 #include "ctlclient.h"
 
 #define TIMEOUT_MS 60000
+/* Entries per import request: well under the daemon's 1 MiB request limit. */
+#define IMPORT_CHUNK 4096
 
 enum { EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -115,8 +117,8 @@ static int cmd_waitlist(const char *server)
 		printf("%s  %s since %s (%s), %zu waiting\n", str(s, "server"), str(s, "state"),
 		       str(s, "since"), str(s, "cause"), json_array_size(clients));
 		json_array_foreach(clients, j, c)
-			printf("  %-39s port %-5" JSON_INTEGER_FORMAT " attempts %-6"
-			       JSON_INTEGER_FORMAT " first %s last %s (%s)\n",
+			printf("  %-39s port %-5" JSON_INTEGER_FORMAT
+			       " attempts %-6" JSON_INTEGER_FORMAT " first %s last %s (%s)\n",
 			       str(c, "client"), json_integer_value(json_object_get(c, "port")),
 			       json_integer_value(json_object_get(c, "attempts")), str(c, "first"),
 			       str(c, "last"), str(c, "cause"));
@@ -148,15 +150,45 @@ static json_t *read_import(const char *path)
 			continue;
 		fields = sscanf(s, "%511s %511s %1s", prefix, mail, extra);
 		if (fields != 2 || upn_prefix_parse(prefix, &p)) {
-			fprintf(stderr, "upnotifyctl: %s:%d: expected 'ADDR_OR_PREFIX MAIL'\n", path, n);
+			fprintf(stderr, "upnotifyctl: %s:%d: expected 'ADDR_OR_PREFIX MAIL'\n",
+				path, n);
 			json_decref(entries);
 			fclose(f);
 			return NULL;
 		}
-		json_array_append_new(entries, json_pack("{s:s, s:s}", "prefix", prefix, "mail", mail));
+		json_array_append_new(entries,
+				      json_pack("{s:s, s:s}", "prefix", prefix, "mail", mail));
 	}
 	fclose(f);
 	return entries;
+}
+
+/* The daemon takes a request of at most 1 MiB, so a large file goes in chunks; each
+ * chunk is all-or-nothing, and the whole file was checked before the first is sent. */
+static int cmd_import(const char *path)
+{
+	json_t *entries = read_import(path), *chunk, *r;
+	size_t i, total = 0;
+	int ret = 0;
+
+	if (!entries)
+		return 1;
+	for (i = 0; i < json_array_size(entries) && !ret; i += IMPORT_CHUNK) {
+		chunk = json_array();
+		for (size_t j = i; j < i + IMPORT_CHUNK && j < json_array_size(entries); j++)
+			json_array_append(chunk, json_array_get(entries, j));
+		ret = call(json_pack("{s:s, s:o}", "cmd", "clients.import", "entries", chunk), &r);
+		if (!ret) {
+			total += (size_t)json_integer_value(json_object_get(r, "added"));
+			json_decref(r);
+		}
+	}
+	json_decref(entries);
+	if (as_json)
+		printf("{\"added\": %zu}\n", total);
+	else
+		printf("imported %zu entries%s\n", total, ret ? " before the error" : "");
+	return ret;
 }
 
 static int cmd_clients(int argc, char **argv)
@@ -174,11 +206,7 @@ static int cmd_clients(int argc, char **argv)
 	} else if (!strcmp(sub, "del") && argc == 2) {
 		req = json_pack("{s:s, s:s}", "cmd", "clients.del", "prefix", argv[1]);
 	} else if (!strcmp(sub, "import") && argc == 2) {
-		json_t *entries = read_import(argv[1]);
-
-		if (!entries)
-			return 1;
-		req = json_pack("{s:s, s:o}", "cmd", "clients.import", "entries", entries);
+		return cmd_import(argv[1]);
 	} else {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -192,9 +220,6 @@ static int cmd_clients(int argc, char **argv)
 		json_array_foreach(r, i, c)
 			printf("%-43s %s (%s, %s)\n", str(c, "prefix"), str(c, "mail"),
 			       str(c, "source"), str(c, "registered"));
-	else if (!strcmp(sub, "import"))
-		printf("imported %" JSON_INTEGER_FORMAT " entries\n",
-		       json_integer_value(json_object_get(r, "added")));
 	json_decref(r);
 	return 0;
 }
@@ -205,17 +230,25 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		{ 0 },
 	};
 	int opt;
 
 	/* "+" would stop at the command; we accept --json after it too. */
 	while ((opt = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 's': sock = optarg; break;
-		case 'j': as_json = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	argc -= optind;

@@ -11,16 +11,16 @@
 #include <stdint.h>
 
 #define UPN_NIL 0u
-#define UPN_ARENA_CHUNK_SHIFT 12	/* 4096 records a chunk */
+#define UPN_ARENA_CHUNK_SHIFT 12 /* 4096 records a chunk */
 
 struct upn_arena {
 	uint8_t **chunk;
 	size_t esize;
 	uint32_t nchunks;
-	uint32_t used;		/* high-water mark; index 0 is never handed out */
+	uint32_t used; /* high-water mark; index 0 is never handed out */
 	uint32_t free_head;
 	uint32_t live;
-	uint32_t max;		/* cap on live records */
+	uint32_t max; /* cap on live records */
 };
 
 int upn_arena_init(struct upn_arena *a, size_t esize, uint32_t max);

@@ -101,8 +101,7 @@ int upn_clients_del(struct upn_clients *c, const struct upn_prefix *p)
 	return 0;
 }
 
-const struct upn_client *upn_clients_lookup(const struct upn_clients *c,
-					    const struct upn_addr *a)
+const struct upn_client *upn_clients_lookup(const struct upn_clients *c, const struct upn_addr *a)
 {
 	uint32_t idx;
 

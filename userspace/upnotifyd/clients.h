@@ -18,13 +18,13 @@
 struct upn_client {
 	struct upn_prefix prefix;
 	bool from_config;
-	uint32_t marker;	/* journal */
+	uint32_t marker; /* journal */
 	int64_t registered;
 	char *mail;
 };
 
 struct upn_clients {
-	struct upn_lpm lpm;	/* prefix -> record index */
+	struct upn_lpm lpm; /* prefix -> record index */
 	struct upn_arena recs;
 	struct upn_journal *journal;
 };
@@ -37,8 +37,7 @@ int upn_clients_set(struct upn_clients *c, const struct upn_prefix *p, const cha
 /* 0, -ENOENT, or -EPERM for an entry that comes from the config file. */
 int upn_clients_del(struct upn_clients *c, const struct upn_prefix *p);
 /* The entry with the longest prefix containing @a, or NULL. */
-const struct upn_client *upn_clients_lookup(const struct upn_clients *c,
-					    const struct upn_addr *a);
+const struct upn_client *upn_clients_lookup(const struct upn_clients *c, const struct upn_addr *a);
 uint32_t upn_clients_count(const struct upn_clients *c);
 void upn_clients_foreach(const struct upn_clients *c,
 			 void (*fn)(void *ctx, const struct upn_client *cl), void *ctx);

@@ -16,9 +16,10 @@ struct parse {
 	struct upn_config *cfg;
 	const char *path;
 	FILE *f;
-	int line;		/* of the line inih is handling now */
+	int line; /* of the line inih is handling now */
 	int err_line;
 	char err[256];
+	bool codes_seen[2]; /* icmp_codes / icmp6_codes replace the defaults once */
 };
 
 /* Count lines as inih reads them, so handler errors name the right line, and refuse
@@ -69,8 +70,8 @@ static int parse_bool(struct parse *p, const char *name, const char *v, bool *ou
 	return fail(p, "%s: expected yes or no, got '%s'", name, v);
 }
 
-static int parse_u32(struct parse *p, const char *name, const char *v, uint32_t lo,
-		     uint32_t hi, uint32_t *out)
+static int parse_u32(struct parse *p, const char *name, const char *v, uint32_t lo, uint32_t hi,
+		     uint32_t *out)
 {
 	unsigned long long n;
 	char *end;
@@ -78,14 +79,14 @@ static int parse_u32(struct parse *p, const char *name, const char *v, uint32_t 
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (!isdigit((unsigned char)*v) || *end || errno || n < lo || n > hi)
-		return fail(p, "%s: expected a whole number from %u to %u, got '%s'", name, lo,
-			    hi, v);
+		return fail(p, "%s: expected a whole number from %u to %u, got '%s'", name, lo, hi,
+			    v);
 	*out = (uint32_t)n;
 	return 1;
 }
 
-static int parse_ms(struct parse *p, const char *name, const char *v, uint32_t lo,
-		    uint32_t hi, uint32_t *out)
+static int parse_ms(struct parse *p, const char *name, const char *v, uint32_t lo, uint32_t hi,
+		    uint32_t *out)
 {
 	uint64_t ms;
 
@@ -97,8 +98,8 @@ static int parse_ms(struct parse *p, const char *name, const char *v, uint32_t l
 }
 
 /* Comma- or space-separated items; inih calls us again for continuation lines. */
-static int each_item(struct parse *p, const char *v, int (*fn)(struct parse *, const char *, void *),
-		     void *arg)
+static int each_item(struct parse *p, const char *v,
+		     int (*fn)(struct parse *, const char *, void *), void *arg)
 {
 	char *copy = strdup(v), *save = NULL, *tok;
 	int ok = 1;
@@ -135,27 +136,38 @@ static int add_prefix(struct parse *p, const char *tok, void *arg)
 	return 1;
 }
 
+struct code_list {
+	const char *name;
+	uint8_t *bitmap;
+};
+
 static int set_code(struct parse *p, const char *tok, void *arg)
 {
-	uint8_t *bitmap = arg;
+	struct code_list *l = arg;
 	uint32_t code;
 
-	if (!parse_u32(p, "icmp codes", tok, 0, 255, &code))
+	if (!parse_u32(p, l->name, tok, 0, 255, &code))
 		return 0;
-	bitmap[code >> 3] |= (uint8_t)(1u << (code & 7));
+	l->bitmap[code >> 3] |= (uint8_t)(1u << (code & 7));
 	return 1;
 }
 
-static int parse_codes(struct parse *p, const char *v, uint8_t *bitmap)
+/* The first line of the key replaces the defaults; continuation lines add to it. */
+static int parse_codes(struct parse *p, const char *name, const char *v, uint8_t *bitmap,
+		       bool *seen)
 {
-	memset(bitmap, 0, 32);
-	return each_item(p, v, set_code, bitmap);
+	if (!*seen)
+		memset(bitmap, 0, 32);
+	*seen = true;
+	return each_item(p, v, set_code, &(struct code_list){ name, bitmap });
 }
 
-static int parse_path(struct parse *p, const char *name, const char *v, char *out)
+static int parse_path(struct parse *p, const char *name, const char *v, char *out, size_t max)
 {
-	if (v[0] != '/' || strlen(v) >= PATH_MAX)
+	if (v[0] != '/')
 		return fail(p, "%s: expected an absolute path, got '%s'", name, v);
+	if (strlen(v) >= max)
+		return fail(p, "%s: longer than %zu characters", name, max - 1);
 	strcpy(out, v);
 	return 1;
 }
@@ -171,6 +183,49 @@ bool upn_mail_valid(const char *mail)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f || strchr("<>()[]\\,;:\"", *c))
 			return false;
 	return true;
+}
+
+/* inih splits "name = value" at the first '=' or ':', so an IPv6 key arrives cut at its
+ * first colon: glue the pieces back and split at the '=' instead. */
+static int client_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+	char line[UPN_ADDRSTRLEN + UPN_MAIL_MAX + 8], *key = line, *mail, *eq;
+	struct upn_config_client *nv;
+	struct upn_prefix pfx;
+	int ret;
+
+	if (snprintf(line, sizeof(line), "%s=%s", name, v) >= (int)sizeof(line))
+		return fail(p, "'%s' is too long for a client entry", name);
+	eq = strchr(line, '=');
+	if (!strchr(v, '=')) {
+		/* An IPv4 key: inih split at the right place. */
+		*eq = '\0';
+		mail = eq + 1;
+	} else {
+		*eq = ':';
+		eq = strchr(line, '=');
+		*eq = '\0';
+		mail = eq + 1;
+		while (eq > line && (eq[-1] == ' ' || eq[-1] == '\t'))
+			*--eq = '\0';
+		mail += strspn(mail, " \t");
+	}
+	ret = upn_prefix_parse(key, &pfx);
+	if (ret == -EDOM)
+		return fail(p, "'%s' has host bits set beyond its prefix length", key);
+	if (ret)
+		return fail(p, "'%s' is not an IPv4 or IPv6 address or prefix", key);
+	if (!upn_mail_valid(mail))
+		return fail(p, "'%s' is not a usable mail address", mail);
+	nv = realloc(c->clients, (c->nclients + 1) * sizeof(*nv));
+	if (!nv)
+		return fail(p, "out of memory");
+	c->clients = nv;
+	nv[c->nclients].prefix = pfx;
+	strcpy(nv[c->nclients].mail, mail);
+	c->nclients++;
+	return 1;
 }
 
 static int detect_key(struct parse *p, const char *name, const char *v)
@@ -189,7 +244,8 @@ static int detect_key(struct parse *p, const char *name, const char *v)
 		return 1;
 	}
 	if (!strcmp(name, "watch"))
-		return each_item(p, v, add_prefix, &(struct prefix_list){ name, &c->watch, &c->nwatch });
+		return each_item(p, v, add_prefix,
+				 &(struct prefix_list){ name, &c->watch, &c->nwatch });
 	if (!strcmp(name, "ignore_clients"))
 		return each_item(p, v, add_prefix,
 				 &(struct prefix_list){ name, &c->ignore, &c->nignore });
@@ -211,9 +267,9 @@ static int detect_key(struct parse *p, const char *name, const char *v)
 	if (!strcmp(name, "pending_max"))
 		return parse_u32(p, name, v, 1, UPN_PENDING_MAX_LIMIT, &c->pending_max);
 	if (!strcmp(name, "icmp_codes"))
-		return parse_codes(p, v, c->icmp_codes);
+		return parse_codes(p, name, v, c->icmp_codes, &p->codes_seen[0]);
 	if (!strcmp(name, "icmp6_codes"))
-		return parse_codes(p, v, c->icmp6_codes);
+		return parse_codes(p, name, v, c->icmp6_codes, &p->codes_seen[1]);
 	return fail(p, "unknown key '%s' in [detect]", name);
 }
 
@@ -226,7 +282,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return detect_key(p, name, v);
 	if (!strcmp(section, "waitlist")) {
 		if (!strcmp(name, "per_server_max"))
-			return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT, &c->per_server_max);
+			return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT,
+					 &c->per_server_max);
 		if (!strcmp(name, "total_max"))
 			return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT, &c->total_max);
 		if (!strcmp(name, "only_known_clients"))
@@ -235,43 +292,26 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!strcmp(section, "store")) {
 		if (!strcmp(name, "path"))
-			return parse_path(p, name, v, c->store_path);
+			return parse_path(p, name, v, c->store_path, sizeof(c->store_path));
 		return fail(p, "unknown key '%s' in [store]", name);
 	}
 	if (!strcmp(section, "control")) {
 		if (!strcmp(name, "socket"))
-			return parse_path(p, name, v, c->ctl_socket);
+			return parse_path(p, name, v, c->ctl_socket, UPN_CTL_PATH_MAX);
 		if (!strcmp(name, "mode")) {
 			char *end;
 			unsigned long m = strtoul(v, &end, 8);
 
 			if (!*v || *end || m > 0777)
-				return fail(p, "mode: expected an octal mode like 0600, got '%s'", v);
+				return fail(p, "mode: expected an octal mode like 0600, got '%s'",
+					    v);
 			c->ctl_mode = (mode_t)m;
 			return 1;
 		}
 		return fail(p, "unknown key '%s' in [control]", name);
 	}
-	if (!strcmp(section, "clients")) {
-		struct upn_prefix pfx;
-		struct upn_config_client *nv;
-		int ret = upn_prefix_parse(name, &pfx);
-
-		if (ret == -EDOM)
-			return fail(p, "'%s' has host bits set beyond its prefix length", name);
-		if (ret)
-			return fail(p, "'%s' is not an IPv4 or IPv6 address or prefix", name);
-		if (!upn_mail_valid(v))
-			return fail(p, "'%s' is not a usable mail address", v);
-		nv = realloc(c->clients, (c->nclients + 1) * sizeof(*nv));
-		if (!nv)
-			return fail(p, "out of memory");
-		c->clients = nv;
-		nv[c->nclients].prefix = pfx;
-		strcpy(nv[c->nclients].mail, v);
-		c->nclients++;
-		return 1;
-	}
+	if (!strcmp(section, "clients"))
+		return client_key(p, name, v);
 	return fail(p, "unknown section [%s]", section);
 }
 

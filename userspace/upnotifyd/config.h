@@ -27,17 +27,17 @@ struct upn_config_client {
 struct upn_config {
 	/* [detect] */
 	enum upn_source source;
-	struct upn_prefix *watch;	/* none: every server is watched */
+	struct upn_prefix *watch; /* none: every server is watched */
 	size_t nwatch;
-	struct upn_prefix *ignore;	/* clients never recorded */
+	struct upn_prefix *ignore; /* clients never recorded */
 	size_t nignore;
 	uint32_t syn_timeout_ms;
 	bool count_refused;
 	uint16_t queue;
 	uint32_t pending_max;
 	bool install_rules;
-	uint8_t icmp_codes[32];		/* bitmap of ICMP dest-unreachable codes that count */
-	uint8_t icmp6_codes[32];	/* the same for ICMPv6 */
+	uint8_t icmp_codes[32];	 /* bitmap of ICMP dest-unreachable codes that count */
+	uint8_t icmp6_codes[32]; /* the same for ICMPv6 */
 	/* [waitlist] */
 	uint32_t per_server_max;
 	uint32_t total_max;

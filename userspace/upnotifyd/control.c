@@ -27,7 +27,7 @@ struct conn {
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
-	char *held;		/* a reply waiting for its changes to be durable */
+	char *held; /* a reply waiting for its changes to be durable */
 	uint64_t held_seq;
 	int64_t last_active;
 	struct conn *next;
@@ -96,18 +96,17 @@ static json_t *server_json(const struct upn_daemon *d, const struct upn_wl_serve
 	for (uint32_t i = s->head; i != UPN_NIL;) {
 		const struct upn_wl_entry *e = upn_waitlist_entry(&d->wl, i);
 
-		json_array_append_new(clients,
-			json_pack("{s:o, s:o, s:o, s:I, s:s, s:i, s:i}",
-				  "client", addr_json(&e->client),
-				  "first", time_json(e->first), "last", time_json(e->last),
-				  "attempts", (json_int_t)e->attempts,
-				  "cause", upn_cause_name(e->cause),
-				  "port", e->port, "proto", e->proto));
+		json_array_append_new(
+			clients,
+			json_pack("{s:o, s:o, s:o, s:I, s:s, s:i, s:i}", "client",
+				  addr_json(&e->client), "first", time_json(e->first), "last",
+				  time_json(e->last), "attempts", (json_int_t)e->attempts, "cause",
+				  upn_cause_name(e->cause), "port", e->port, "proto", e->proto));
 		i = e->next;
 	}
-	return json_pack("{s:o, s:s, s:o, s:s, s:o}", "server", addr_json(&s->addr),
-			 "state", state_name(s->state), "since", time_json(s->since),
-			 "cause", upn_cause_name(s->cause), "clients", clients);
+	return json_pack("{s:o, s:s, s:o, s:s, s:o}", "server", addr_json(&s->addr), "state",
+			 state_name(s->state), "since", time_json(s->since), "cause",
+			 upn_cause_name(s->cause), "clients", clients);
 }
 
 static void add_server(void *ctx, const struct upn_wl_server *s)
@@ -215,7 +214,8 @@ static json_t *cmd_clients_import(struct upn_daemon *d, json_t *req, int *durabl
 		}
 	}
 	if (upn_clients_count(&d->clients) + json_array_size(entries) > UPN_CLIENTS_MAX)
-		return error_reply("the client mail table would exceed %u entries", UPN_CLIENTS_MAX);
+		return error_reply("the client mail table would exceed %u entries",
+				   UPN_CLIENTS_MAX);
 	json_array_foreach(entries, i, e) {
 		check_client(e, &p, &mail);
 		if (upn_clients_set(&d->clients, &p, mail, now, false))
@@ -268,6 +268,8 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "not_watched", ds->not_watched);
 	COUNTER(c, "ignored_client", ds->ignored_client);
 	COUNTER(c, "icmp_code_ignored", ds->icmp_code_ignored);
+	COUNTER(c, "syn_retransmits", ds->retransmits);
+	COUNTER(c, "unreach_repeats", ds->unreach_repeat);
 	COUNTER(c, "syn_answered", ds->syn_answered);
 	COUNTER(c, "syn_timeouts", ds->syn_timeouts);
 	COUNTER(c, "refused", ds->refused);
@@ -275,6 +277,10 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "events.failed_access", ds->events[UPNOTIFY_CMD_FAILED_ACCESS_NTF]);
 	COUNTER(c, "events.server_down", ds->events[UPNOTIFY_CMD_SERVER_DOWN_NTF]);
 	COUNTER(c, "events.server_up", ds->events[UPNOTIFY_CMD_SERVER_UP_NTF]);
+	COUNTER(c, "waitlist.failed_access", ws->failed_access);
+	COUNTER(c, "waitlist.server_down", ws->server_down);
+	COUNTER(c, "waitlist.server_up", ws->server_up);
+	COUNTER(c, "waitlist.load_over_cap", ws->load_over_cap);
 	COUNTER(c, "waitlist.new_entries", ws->new_entries);
 	COUNTER(c, "waitlist.repeat_attempts", ws->repeat_attempts);
 	COUNTER(c, "drops.pending_full", ds->pending_full);
@@ -283,11 +289,12 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "drops.unknown_client", ws->drop_unknown_client);
 	COUNTER(c, "nfq.received", d->nfq.stats.received);
 	COUNTER(c, "nfq.verdicts", d->nfq.stats.verdicts);
-	COUNTER(c, "nfq.errors", d->nfq.stats.recv_errors + d->nfq.stats.verdict_errors +
-				 d->nfq.stats.bad_messages);
+	COUNTER(c, "nfq.errors",
+		d->nfq.stats.recv_errors + d->nfq.stats.verdict_errors + d->nfq.stats.bad_messages);
 	COUNTER(c, "store.commits", ss.commits);
 	COUNTER(c, "store.writes", ss.ops);
 	COUNTER(c, "store.errors", ss.errors);
+	COUNTER(c, "store.load_skipped", ss.load_skipped);
 	COUNTER(c, "ctl.requests", cs.requests);
 	COUNTER(c, "ctl.errors", cs.errors);
 	COUNTER(c, "ctl.refused", cs.refused);
@@ -299,7 +306,8 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(g, "waitlist_bytes", upn_waitlist_bytes(&d->wl));
 	COUNTER(g, "store_backlog", d->journal.n);
 	return ok_reply(json_pack("{s:s, s:I, s:o, s:o}", "source", upn_source_name(d->source),
-				  "uptime", (json_int_t)(upn_now_real_ns() / 1000000000ull - d->started),
+				  "uptime",
+				  (json_int_t)(upn_now_real_ns() / 1000000000ull - d->started),
 				  "counters", c, "gauges", g));
 }
 
@@ -315,8 +323,7 @@ static const struct {
 	{ "clients.import", cmd_clients_import },
 };
 
-json_t *upn_control_handle(struct upn_daemon *d, const char *line, size_t len,
-			   int *needs_durable)
+json_t *upn_control_handle(struct upn_daemon *d, const char *line, size_t len, int *needs_durable)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *reply = NULL;
@@ -441,7 +448,8 @@ static void conn_event(void *ctx, uint32_t events)
 		if (!k->in)
 			k->in = malloc(UPN_CTL_REQUEST_MAX);
 		n = k->in ? recv(k->fd, k->in + k->in_len, UPN_CTL_REQUEST_MAX - k->in_len,
-				 MSG_DONTWAIT) : -1;
+				 MSG_DONTWAIT) :
+			    -1;
 		if (n == 0) {
 			k->eof = true;
 		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -452,7 +460,8 @@ static void conn_event(void *ctx, uint32_t events)
 		}
 		if (k->in_len == UPN_CTL_REQUEST_MAX && !memchr(k->in, '\n', k->in_len)) {
 			k->ctl->stats.requests++;
-			reply(k, error_reply("request longer than %d bytes", UPN_CTL_REQUEST_MAX), 0);
+			reply(k, error_reply("request longer than %d bytes", UPN_CTL_REQUEST_MAX),
+			      0);
 			k->in_len = 0;
 			k->eof = true;
 		}

@@ -16,8 +16,8 @@
 struct upn_control_stats {
 	uint64_t accepted;
 	uint64_t requests;
-	uint64_t errors;	/* malformed or failed requests */
-	uint64_t refused;	/* connections over UPN_CTL_CLIENTS_MAX */
+	uint64_t errors;  /* malformed or failed requests */
+	uint64_t refused; /* connections over UPN_CTL_CLIENTS_MAX */
 	uint64_t timeouts;
 };
 
@@ -31,7 +31,6 @@ void upn_control_get_stats(const struct upn_control *c, struct upn_control_stats
 /* The request handler alone, without a socket: for tests and the fuzzer. Returns the
  * reply object; *needs_durable tells whether it may only be sent once the changes
  * made so far are in the store. */
-json_t *upn_control_handle(struct upn_daemon *d, const char *line, size_t len,
-			   int *needs_durable);
+json_t *upn_control_handle(struct upn_daemon *d, const char *line, size_t len, int *needs_durable);
 
 #endif

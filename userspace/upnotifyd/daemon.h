@@ -27,10 +27,10 @@ struct upn_daemon {
 	struct upn_waitlist wl;
 	struct upn_detect detect;
 	struct upn_nfq nfq;
-	enum upn_source source;		/* the one in use, never AUTO */
+	enum upn_source source; /* the one in use, never AUTO */
 	bool rules_installed;
 	struct upn_control *ctl;
-	int64_t started;		/* unix seconds */
+	int64_t started; /* unix seconds */
 };
 
 const char *upn_source_name(enum upn_source s);

@@ -67,7 +67,10 @@ static void server_event(struct upn_detect *d, uint8_t type, const struct upn_ad
 			 uint8_t cause, uint64_t real_ns)
 {
 	struct upn_event ev = {
-		.type = type, .cause = cause, .server = *server, .ts_ns = real_ns,
+		.type = type,
+		.cause = cause,
+		.server = *server,
+		.ts_ns = real_ns,
 	};
 
 	emit(d, &ev);
@@ -77,8 +80,7 @@ static void server_event(struct upn_detect *d, uint8_t type, const struct upn_ad
 static void failed(struct upn_detect *d, struct upn_event *ev)
 {
 	ev->type = UPNOTIFY_CMD_FAILED_ACCESS_NTF;
-	if (upn_event_host_down(ev) &&
-	    upn_waitlist_state(d->wl, &ev->server) != UPN_SERVER_DOWN)
+	if (upn_event_host_down(ev) && upn_waitlist_state(d->wl, &ev->server) != UPN_SERVER_DOWN)
 		server_event(d, UPNOTIFY_CMD_SERVER_DOWN_NTF, &ev->server, ev->cause, ev->ts_ns);
 	emit(d, ev);
 }
@@ -93,38 +95,56 @@ static void key_of(struct upn_syn_key *k, const struct upn_addr *client,
 	k->sport = sport;
 }
 
-static void on_syn(struct upn_detect *d, const struct upn_pkt *p, int64_t mono_ms,
-		   uint64_t real_ns)
+static void on_syn(struct upn_detect *d, const struct upn_pkt *p, int64_t mono_ms, uint64_t real_ns)
 {
 	struct upn_syn_key k;
+
+	bool down;
 
 	d->stats.syn++;
 	if (!wanted(d, &p->src, &p->dst))
 		return;
-	if (upn_waitlist_state(d->wl, &p->dst) == UPN_SERVER_DOWN) {
+	/* A SYN to a down server is a failed access at once. It is tracked all the
+	 * same, so that its retransmissions and ICMP errors are one attempt, not many. */
+	down = upn_waitlist_state(d->wl, &p->dst) == UPN_SERVER_DOWN;
+	key_of(&k, &p->src, &p->dst, p->sport, p->dport);
+	switch (upn_syntrack_syn(&d->syn, &k, p->seq, mono_ms, down)) {
+	case UPN_SYN_FULL:
+		d->stats.pending_full++;
+		break;
+	case UPN_SYN_RETRANSMIT:
+		d->stats.retransmits++;
+		return;
+	case UPN_SYN_NEW:
+		break;
+	}
+	if (down) {
 		struct upn_event ev = {
-			.cause = UPNOTIFY_CAUSE_SERVER_DOWN, .proto = IPPROTO_TCP,
-			.port = p->dport, .client = p->src, .server = p->dst, .ts_ns = real_ns,
+			.cause = UPNOTIFY_CAUSE_SERVER_DOWN,
+			.proto = IPPROTO_TCP,
+			.port = p->dport,
+			.client = p->src,
+			.server = p->dst,
+			.ts_ns = real_ns,
 		};
 
 		failed(d, &ev);
-		return;
 	}
-	key_of(&k, &p->src, &p->dst, p->sport, p->dport);
-	if (upn_syntrack_syn(&d->syn, &k, p->seq, mono_ms) == UPN_SYN_FULL)
-		d->stats.pending_full++;
 }
 
 static void on_synack(struct upn_detect *d, const struct upn_pkt *p, uint64_t real_ns)
 {
+	const struct upn_wl_server *s = upn_waitlist_server(d->wl, &p->src);
 	struct upn_syn_key k;
 
 	d->stats.synack++;
 	key_of(&k, &p->dst, &p->src, p->dport, p->sport);
 	if (upn_syntrack_answer(&d->syn, &k, p->ack))
 		d->stats.syn_answered++;
-	/* A down host that completes a handshake is back (patent ¶0179). */
-	if (upn_waitlist_state(d->wl, &p->src) == UPN_SERVER_DOWN)
+	/* A down host that completes a handshake is back (patent ¶0179); a refusing
+	 * one is back when the service its clients wanted answers. */
+	if (s && (s->state == UPN_SERVER_DOWN ||
+		  (s->state == UPN_SERVER_REFUSING && upn_waitlist_server_port(s, p->sport))))
 		server_event(d, UPNOTIFY_CMD_SERVER_UP_NTF, &p->src, UPNOTIFY_CAUSE_SYNACK,
 			     real_ns);
 }
@@ -133,8 +153,12 @@ static void on_rst(struct upn_detect *d, const struct upn_pkt *p, uint64_t real_
 {
 	struct upn_syn_key k;
 	struct upn_event ev = {
-		.cause = UPNOTIFY_CAUSE_REFUSED, .proto = IPPROTO_TCP, .port = p->sport,
-		.client = p->dst, .server = p->src, .ts_ns = real_ns,
+		.cause = UPNOTIFY_CAUSE_REFUSED,
+		.proto = IPPROTO_TCP,
+		.port = p->sport,
+		.client = p->dst,
+		.server = p->src,
+		.ts_ns = real_ns,
 	};
 
 	d->stats.rst++;
@@ -154,9 +178,14 @@ static void on_unreach(struct upn_detect *d, const struct upn_pkt *p, uint64_t r
 	const uint8_t *codes = p->src.family == AF_INET ? d->cfg->icmp_codes : d->cfg->icmp6_codes;
 	struct upn_syn_key k;
 	struct upn_event ev = {
-		.cause = UPNOTIFY_CAUSE_ICMP_UNREACH, .proto = p->proto, .port = p->dport,
-		.icmp_type = p->icmp_type, .icmp_code = p->icmp_code,
-		.client = p->src, .server = p->dst, .ts_ns = real_ns,
+		.cause = UPNOTIFY_CAUSE_ICMP_UNREACH,
+		.proto = p->proto,
+		.port = p->dport,
+		.icmp_type = p->icmp_type,
+		.icmp_code = p->icmp_code,
+		.client = p->src,
+		.server = p->dst,
+		.ts_ns = real_ns,
 	};
 
 	d->stats.unreach++;
@@ -166,10 +195,14 @@ static void on_unreach(struct upn_detect *d, const struct upn_pkt *p, uint64_t r
 	}
 	if (!wanted(d, &p->src, &p->dst))
 		return;
-	/* Reported now; its SYN must not be reported again when it times out. */
+	/* An attempt we track counts once, however many of its packets the router
+	 * answers with an error; its expiry must not count it again either. */
 	if (p->proto == IPPROTO_TCP) {
 		key_of(&k, &p->src, &p->dst, p->sport, p->dport);
-		upn_syntrack_forget(&d->syn, &k);
+		if (upn_syntrack_report(&d->syn, &k) == UPN_SYN_AGAIN) {
+			d->stats.unreach_repeat++;
+			return;
+		}
 	}
 	failed(d, &ev);
 }
@@ -216,8 +249,12 @@ static void expired(void *ctx, const struct upn_syn_key *k)
 {
 	struct expire_ctx *x = ctx;
 	struct upn_event ev = {
-		.cause = UPNOTIFY_CAUSE_SYN_TIMEOUT, .proto = IPPROTO_TCP, .port = k->sport,
-		.client = k->client, .server = k->server, .ts_ns = x->real_ns,
+		.cause = UPNOTIFY_CAUSE_SYN_TIMEOUT,
+		.proto = IPPROTO_TCP,
+		.port = k->sport,
+		.client = k->client,
+		.server = k->server,
+		.ts_ns = x->real_ns,
 	};
 
 	x->d->stats.syn_timeouts++;

@@ -16,17 +16,19 @@
 
 struct upn_detect_stats {
 	uint64_t packets;
-	uint64_t truncated;		/* headers cut short */
-	uint64_t malformed;		/* inconsistent headers */
+	uint64_t truncated; /* headers cut short */
+	uint64_t malformed; /* inconsistent headers */
 	uint64_t syn, synack, rst, unreach, other;
-	uint64_t not_watched;		/* server outside every watch prefix */
-	uint64_t ignored_client;	/* client inside ignore_clients */
-	uint64_t icmp_code_ignored;	/* an unreachable code that does not count */
-	uint64_t pending_full;		/* SYNs not tracked: pending_max reached */
-	uint64_t syn_answered;		/* pending SYNs cleared by their SYN/ACK */
+	uint64_t not_watched;	    /* server outside every watch prefix */
+	uint64_t ignored_client;    /* client inside ignore_clients */
+	uint64_t icmp_code_ignored; /* an unreachable code that does not count */
+	uint64_t pending_full;	    /* SYNs not tracked: pending_max reached */
+	uint64_t retransmits;	    /* SYNs of an attempt already tracked */
+	uint64_t unreach_repeat;    /* ICMP errors for an attempt already counted */
+	uint64_t syn_answered;	    /* pending SYNs cleared by their SYN/ACK */
 	uint64_t syn_timeouts;
-	uint64_t refused;		/* RSTs answering a pending SYN */
-	uint64_t refused_ignored;	/* ... with count_refused = no */
+	uint64_t refused;	  /* RSTs answering a pending SYN */
+	uint64_t refused_ignored; /* ... with count_refused = no */
 	uint64_t events[UPNOTIFY_CMD_MAX + 1];
 };
 
@@ -34,7 +36,7 @@ struct upn_detect {
 	const struct upn_config *cfg;
 	struct upn_lpm watch, ignore;
 	struct upn_syntrack syn;
-	const struct upn_waitlist *wl;	/* which servers are down */
+	const struct upn_waitlist *wl; /* which servers are down */
 	void (*emit)(void *ctx, const struct upn_event *ev);
 	void *emit_ctx;
 	struct upn_detect_stats stats;

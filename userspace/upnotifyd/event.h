@@ -12,15 +12,15 @@
 #include "addr.h"
 
 struct upn_event {
-	uint8_t type;		/* UPNOTIFY_CMD_*_NTF */
-	uint8_t cause;		/* enum upnotify_cause */
-	uint8_t proto;		/* FAILED_ACCESS: IPPROTO_* of the attempt */
-	uint8_t icmp_type;	/* FAILED_ACCESS with UPNOTIFY_CAUSE_ICMP_UNREACH */
+	uint8_t type;	   /* UPNOTIFY_CMD_*_NTF */
+	uint8_t cause;	   /* enum upnotify_cause */
+	uint8_t proto;	   /* FAILED_ACCESS: IPPROTO_* of the attempt */
+	uint8_t icmp_type; /* FAILED_ACCESS with UPNOTIFY_CAUSE_ICMP_UNREACH */
 	uint8_t icmp_code;
 	uint16_t port;		/* FAILED_ACCESS: server port, host order */
-	struct upn_addr client;	/* FAILED_ACCESS only */
+	struct upn_addr client; /* FAILED_ACCESS only */
 	struct upn_addr server;
-	uint64_t ts_ns;		/* CLOCK_REALTIME */
+	uint64_t ts_ns; /* CLOCK_REALTIME */
 };
 
 /* "icmp-unreachable", "syn-timeout", "refused", ...; "unknown" out of range. */

@@ -27,8 +27,8 @@ static const void *key_of(const struct upn_ihash *h, uint32_t idx)
 	return (const uint8_t *)upn_arena_get(h->arena, idx) + h->key_off;
 }
 
-int upn_ihash_init(struct upn_ihash *h, struct upn_arena *arena, size_t key_off,
-		   size_t key_len, size_t next_off)
+int upn_ihash_init(struct upn_ihash *h, struct upn_arena *arena, size_t key_off, size_t key_len,
+		   size_t next_off)
 {
 	memset(h, 0, sizeof(*h));
 	if (sodium_init() < 0)

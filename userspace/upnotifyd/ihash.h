@@ -21,8 +21,8 @@ struct upn_ihash {
 	unsigned char seed[16];
 };
 
-int upn_ihash_init(struct upn_ihash *h, struct upn_arena *arena, size_t key_off,
-		   size_t key_len, size_t next_off);
+int upn_ihash_init(struct upn_ihash *h, struct upn_arena *arena, size_t key_off, size_t key_len,
+		   size_t next_off);
 void upn_ihash_destroy(struct upn_ihash *h);
 /* The record whose key bytes equal @key, or UPN_NIL. */
 uint32_t upn_ihash_lookup(const struct upn_ihash *h, const void *key);

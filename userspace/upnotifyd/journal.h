@@ -13,11 +13,11 @@
 #include "store.h"
 
 struct upn_journal {
-	struct upn_store *store;	/* NULL: changes are dropped (tests, --check) */
+	struct upn_store *store; /* NULL: changes are dropped (tests, --check) */
 	struct upn_store_op *ops;
-	uint32_t **owner;		/* the marker pointing at each op, or NULL */
+	uint32_t **owner; /* the marker pointing at each op, or NULL */
 	size_t n, cap;
-	uint64_t seq;			/* of the last batch handed over */
+	uint64_t seq; /* of the last batch handed over */
 	uint64_t submitted_ops;
 };
 

@@ -16,6 +16,9 @@ enum upn_limits {
 	UPN_WAITLIST_TOTAL_DEFAULT = 1048576,
 	UPN_WAITLIST_TOTAL_LIMIT = 67108864,
 
+	/* Ports remembered per server for recognising a refusing service's return. */
+	UPN_WAITLIST_PORTS = 4,
+
 	/* Entries in the client mail table. */
 	UPN_CLIENTS_MAX = 1048576,
 
@@ -36,9 +39,8 @@ enum upn_limits {
 	/* A control client that neither finishes a request nor reads its reply. */
 	UPN_CTL_IDLE_MS = 30000,
 
-	/* Store: the longest the event loop lets changes sit before handing them to the
-	 * writer thread, and the longest the thread waits after a failed commit. */
-	UPN_STORE_FLUSH_MS = 20,
+	/* Store: how long the writer thread waits after a failed commit. The event loop
+	 * hands changes over whenever the writer is idle, so there is no flush delay. */
 	UPN_STORE_RETRY_MS = 1000,
 	UPN_STORE_BUSY_TIMEOUT_MS = 5000,
 
@@ -47,8 +49,8 @@ enum upn_limits {
 	UPN_SYN_TIMEOUT_MIN_MS = 100,
 	UPN_SYN_TIMEOUT_MAX_MS = 3600000,
 
-	/* Config: the longest line inih will accept. */
-	UPN_CONFIG_LINE_MAX = 4096,
+	/* A Unix socket path must fit sun_path (108 bytes with its NUL). */
+	UPN_CTL_PATH_MAX = 108,
 };
 
 #endif

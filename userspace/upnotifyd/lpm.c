@@ -119,8 +119,7 @@ uint32_t upn_lpm_count(const struct upn_lpm *m)
 }
 
 void upn_lpm_foreach(const struct upn_lpm *m,
-		     void (*fn)(void *ctx, const struct upn_prefix *p, uint32_t value),
-		     void *ctx)
+		     void (*fn)(void *ctx, const struct upn_prefix *p, uint32_t value), void *ctx)
 {
 	for (uint32_t i = 1; i < m->arena.used; i++) {
 		const struct rec *r = upn_arena_get(&m->arena, i);

@@ -16,7 +16,7 @@
 struct upn_lpm {
 	struct upn_arena arena;
 	struct upn_ihash index;
-	uint32_t nlen[2][129];	/* prefixes of each length, [0] IPv4, [1] IPv6 */
+	uint32_t nlen[2][129]; /* prefixes of each length, [0] IPv4, [1] IPv6 */
 };
 
 int upn_lpm_init(struct upn_lpm *m, uint32_t max);
@@ -31,7 +31,6 @@ bool upn_lpm_match(const struct upn_lpm *m, const struct upn_addr *a, uint32_t *
 		   struct upn_prefix *matched);
 uint32_t upn_lpm_count(const struct upn_lpm *m);
 void upn_lpm_foreach(const struct upn_lpm *m,
-		     void (*fn)(void *ctx, const struct upn_prefix *p, uint32_t value),
-		     void *ctx);
+		     void (*fn)(void *ctx, const struct upn_prefix *p, uint32_t value), void *ctx);
 
 #endif

@@ -189,9 +189,15 @@ static int setup(struct runtime *rt)
 		upn_err("store: cannot load %s: %s", d->cfg.store_path, strerror(-ret));
 		return -1;
 	}
-	for (size_t i = 0; i < d->cfg.nclients; i++)
-		upn_clients_set(&d->clients, &d->cfg.clients[i].prefix, d->cfg.clients[i].mail,
-				d->started, true);
+	for (size_t i = 0; i < d->cfg.nclients; i++) {
+		ret = upn_clients_set(&d->clients, &d->cfg.clients[i].prefix,
+				      d->cfg.clients[i].mail, d->started, true);
+		if (ret) {
+			upn_err("[clients]: cannot add %s: %s", d->cfg.clients[i].mail,
+				strerror(-ret));
+			return -1;
+		}
+	}
 	upn_info("loaded %u servers, %u waiting clients, %u mail addresses", d->wl.servers.live,
 		 upn_waitlist_count(&d->wl), upn_clients_count(&d->clients));
 	if (upn_detect_init(&d->detect, &d->cfg, &d->wl, on_event, d)) {
@@ -238,7 +244,7 @@ static int setup(struct runtime *rt)
 	return 0;
 }
 
-static void run(struct runtime *rt)
+static int run(struct runtime *rt)
 {
 	struct upn_daemon *d = &rt->d;
 
@@ -250,13 +256,14 @@ static void run(struct runtime *rt)
 			timeout = next > now ? (int)(next - now) : 0;
 		if (upn_loop_once(&d->loop, timeout) < 0) {
 			upn_err("event loop: %s", strerror(errno));
-			break;
+			return 1;
 		}
 		now = upn_now_mono_ms();
 		upn_detect_expire(&d->detect, now, upn_now_real_ns());
 		upn_journal_flush(&d->journal);
 		upn_control_tick(d->ctl, upn_store_durable_seq(d->store), now);
 	}
+	return 0;
 }
 
 /* Nothing recorded may be lost on a clean stop: hand over and commit everything. */
@@ -301,7 +308,7 @@ int main(int argc, char **argv)
 		{ "print-rules", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		{ 0 },
 	};
 	const char *config = NULL;
 	int fg = 0, verbose = 0, check = 0, print_rules = 0, opt, status = 1;
@@ -310,14 +317,30 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:fvVh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'f': fg = 1; break;
-		case 'v': verbose = 1; break;
-		case 'C': check = 1; break;
-		case 'R': print_rules = 1; break;
-		case 'V': printf("upnotifyd %s\n", VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'R':
+			print_rules = 1;
+			break;
+		case 'V':
+			printf("upnotifyd %s\n", VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!config || optind != argc) {
@@ -348,10 +371,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	upn_log_open("upnotifyd", fg, verbose ? LOG_DEBUG : LOG_INFO);
-	if (!setup(&rt)) {
-		run(&rt);
-		status = 0;
-	}
+	if (!setup(&rt))
+		status = run(&rt);
 	teardown(&rt);
 	return status;
 }

@@ -71,8 +71,8 @@ int upn_nfq_open(struct upn_nfq *q, uint16_t queue,
 	ret = send_cfg(q, nlh);
 	if (ret) {
 		upn_err("nfqueue: cannot bind queue %u: %s%s", queue, strerror(-ret),
-			ret == -EBUSY ? " (another program holds it; pick another [detect] queue)"
-				      : "");
+			ret == -EBUSY ? " (another program holds it; pick another [detect] queue)" :
+					"");
 		upn_nfq_close(q);
 		return ret;
 	}

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 struct upn_nfq_stats {
-	uint64_t received;	/* packet messages read */
-	uint64_t verdicts;	/* batch verdicts sent */
+	uint64_t received; /* packet messages read */
+	uint64_t verdicts; /* batch verdicts sent */
 	uint64_t recv_errors;
 	uint64_t verdict_errors;
-	uint64_t bad_messages;	/* netlink messages we could not parse */
+	uint64_t bad_messages; /* netlink messages we could not parse */
 };
 
 struct upn_nfq {

@@ -38,7 +38,7 @@ enum { IP_OPAQUE = 1 };
 struct l3 {
 	int family;
 	const uint8_t *saddr, *daddr;
-	size_t l4off;		/* from the start of the IP header, always <= len */
+	size_t l4off; /* from the start of the IP header, always <= len */
 	uint8_t proto;
 };
 
@@ -114,7 +114,7 @@ static int parse_ipv6(const uint8_t *p, size_t len, struct l3 *ip)
 			return UPN_PKT_TRUNCATED;
 		if (nxt == IPPROTO_FRAGMENT)
 			hlen = sizeof(struct ip6_frag);
-		else if (nxt == IPPROTO_AH)	/* RFC 4302 counts 32-bit words, minus 2 */
+		else if (nxt == IPPROTO_AH) /* RFC 4302 counts 32-bit words, minus 2 */
 			hlen = ((size_t)p[off + 1] + 2) * 4;
 		else
 			hlen = ((size_t)p[off + 1] + 1) * 8;
@@ -146,8 +146,8 @@ static int parse_ip(const uint8_t *p, size_t len, int family, struct l3 *ip)
 
 static bool has_ports(uint8_t proto)
 {
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
-	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE;
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE;
 }
 
 static void set_addrs(struct upn_pkt *out, const struct l3 *ip)
@@ -156,8 +156,7 @@ static void set_addrs(struct upn_pkt *out, const struct l3 *ip)
 	upn_addr_set(&out->dst, ip->family, ip->daddr);
 }
 
-static int parse_tcp(const uint8_t *p, size_t len, const struct l3 *ip,
-		     struct upn_pkt *out)
+static int parse_tcp(const uint8_t *p, size_t len, const struct l3 *ip, struct upn_pkt *out)
 {
 	const uint8_t *th = p + ip->l4off;
 	uint8_t flags, kind;
@@ -188,8 +187,7 @@ static int parse_tcp(const uint8_t *p, size_t len, const struct l3 *ip,
 	return UPN_PKT_OK;
 }
 
-static int parse_unreach(const uint8_t *p, size_t len, const struct l3 *ip,
-			 struct upn_pkt *out)
+static int parse_unreach(const uint8_t *p, size_t len, const struct l3 *ip, struct upn_pkt *out)
 {
 	uint8_t unreach = ip->family == AF_INET ? ICMP_DEST_UNREACH : ICMP6_DST_UNREACH;
 	const uint8_t *icmp = p + ip->l4off, *quote, *l4;

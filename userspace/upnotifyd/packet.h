@@ -10,31 +10,31 @@
 #include "addr.h"
 
 enum upn_pkt_kind {
-	UPN_PKT_OTHER,		/* nothing upnotify cares about */
-	UPN_PKT_SYN,		/* SYN without ACK */
-	UPN_PKT_SYNACK,		/* SYN with ACK */
-	UPN_PKT_RST,		/* RST, with or without ACK */
-	UPN_PKT_UNREACH,	/* ICMP/ICMPv6 destination unreachable */
+	UPN_PKT_OTHER,	 /* nothing upnotify cares about */
+	UPN_PKT_SYN,	 /* SYN without ACK */
+	UPN_PKT_SYNACK,	 /* SYN with ACK */
+	UPN_PKT_RST,	 /* RST, with or without ACK */
+	UPN_PKT_UNREACH, /* ICMP/ICMPv6 destination unreachable */
 };
 
 enum upn_pkt_result {
 	UPN_PKT_OK = 0,
-	UPN_PKT_TRUNCATED = -1,	/* shorter than the headers it claims */
+	UPN_PKT_TRUNCATED = -1, /* shorter than the headers it claims */
 	UPN_PKT_BAD = -2,	/* inconsistent: bad version, header length, inner family */
 };
 
 struct upn_pkt {
-	uint8_t kind;		/* enum upn_pkt_kind */
-	uint8_t proto;		/* IPPROTO_TCP for TCP kinds; the inner protocol for UNREACH */
-	uint8_t tcp_flags;	/* TCP kinds only */
-	uint8_t icmp_type;	/* UNREACH only */
-	uint8_t icmp_code;	/* UNREACH only */
+	uint8_t kind;	   /* enum upn_pkt_kind */
+	uint8_t proto;	   /* IPPROTO_TCP for TCP kinds; the inner protocol for UNREACH */
+	uint8_t tcp_flags; /* TCP kinds only */
+	uint8_t icmp_type; /* UNREACH only */
+	uint8_t icmp_code; /* UNREACH only */
 	/* TCP kinds: the packet's own source and destination. UNREACH: the inner
 	 * (offending) packet's source, i.e. the client, and destination, the server. */
 	struct upn_addr src, dst;
-	struct upn_addr reporter;	/* UNREACH only: who sent the ICMP */
-	uint16_t sport, dport;	/* host order; 0 for an inner protocol without ports */
-	uint32_t seq, ack;	/* host order; UNREACH with inner TCP: the inner seq */
+	struct upn_addr reporter; /* UNREACH only: who sent the ICMP */
+	uint16_t sport, dport;	  /* host order; 0 for an inner protocol without ports */
+	uint32_t seq, ack;	  /* host order; UNREACH with inner TCP: the inner seq */
 };
 
 /* @buf starts at the IP header. @len is the captured length, which may be less than

@@ -68,12 +68,19 @@ static const char *tool(int family, int restore)
 static void remove_family(int family)
 {
 	for (size_t i = 0; i < 2; i++) {
-		char *del[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-D",
-				(char *)chains[i][0], "-j", (char *)chains[i][1], NULL };
+		char *del[] = { (char *)tool(family, 0),
+				"-w",
+				"-t",
+				"mangle",
+				"-D",
+				(char *)chains[i][0],
+				"-j",
+				(char *)chains[i][1],
+				NULL };
 		char *flush[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-F",
-				  (char *)chains[i][1], NULL };
+				  (char *)chains[i][1],	   NULL };
 		char *drop[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-X",
-				 (char *)chains[i][1], NULL };
+				 (char *)chains[i][1],	  NULL };
 
 		/* Bounded: a jump can only have been added a few times. */
 		for (int n = 0; n < 16 && run(del, NULL, 0) == 0; n++)
@@ -104,8 +111,8 @@ static void queue_rule(FILE *f, const char *chain, const char *match, const char
 
 char *upn_rules_render(const struct upn_config *cfg, int family)
 {
-	const char *icmp = family == AF_INET ? "-p icmp --icmp-type destination-unreachable"
-					     : "-p ipv6-icmp --icmpv6-type destination-unreachable";
+	const char *icmp = family == AF_INET ? "-p icmp --icmp-type destination-unreachable" :
+					       "-p ipv6-icmp --icmpv6-type destination-unreachable";
 	static const char *const tcp[][2] = {
 		/* client -> server SYN */
 		{ "-p tcp --tcp-flags SYN,ACK,RST SYN", "-d " },
@@ -132,7 +139,8 @@ char *upn_rules_render(const struct upn_config *cfg, int family)
 			for (size_t i = 0; i < cfg->nwatch; i++)
 				if (cfg->watch[i].addr.family == family)
 					queue_rule(o.f, "UPNOTIFY_FWD", tcp[t][0], tcp[t][1],
-						   upn_prefix_fmt(&cfg->watch[i], pbuf), cfg->queue);
+						   upn_prefix_fmt(&cfg->watch[i], pbuf),
+						   cfg->queue);
 		}
 		/* The server is in the inner header, which iptables cannot match. */
 		queue_rule(o.f, "UPNOTIFY_FWD", icmp, "", NULL, cfg->queue);

@@ -2,7 +2,6 @@
 /* Copyright (C) 2026 The upnotify authors. */
 #include "store.h"
 
-
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>

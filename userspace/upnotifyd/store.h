@@ -17,45 +17,45 @@
 #include "limits.h"
 
 enum upn_server_state {
-	UPN_SERVER_UP,		/* recovered, clients not yet notified */
-	UPN_SERVER_DOWN,	/* host unreachable: every SYN to it fails at once */
-	UPN_SERVER_REFUSING,	/* host answers, but refused or port-unreachable */
+	UPN_SERVER_UP,	     /* recovered, clients not yet notified */
+	UPN_SERVER_DOWN,     /* host unreachable: every SYN to it fails at once */
+	UPN_SERVER_REFUSING, /* host answers, but refused or port-unreachable */
 };
 
 struct upn_store_server {
 	struct upn_addr addr;
-	uint8_t state;		/* enum upn_server_state */
-	uint8_t cause;		/* enum upnotify_cause of the last change */
-	int64_t since;		/* unix seconds of the last change */
+	uint8_t state; /* enum upn_server_state */
+	uint8_t cause; /* enum upnotify_cause of the last change */
+	int64_t since; /* unix seconds of the last change */
 };
 
 struct upn_store_entry {
 	struct upn_addr server, client;
-	int64_t first, last;	/* unix seconds */
+	int64_t first, last; /* unix seconds */
 	uint32_t attempts;
-	uint8_t cause;		/* enum upnotify_cause of the last attempt */
-	uint8_t proto;		/* IPPROTO_* of the last attempt */
+	uint8_t cause; /* enum upnotify_cause of the last attempt */
+	uint8_t proto; /* IPPROTO_* of the last attempt */
 	uint8_t icmp_type, icmp_code;
-	uint16_t port;		/* server port of the last attempt */
+	uint16_t port; /* server port of the last attempt */
 };
 
 struct upn_store_client {
 	struct upn_prefix prefix;
-	int64_t registered;	/* unix seconds */
+	int64_t registered; /* unix seconds */
 	char mail[UPN_MAIL_MAX + 1];
 };
 
 enum upn_store_op_kind {
-	UPN_STORE_PUT_SERVER,	/* insert or replace, by addr */
-	UPN_STORE_DEL_SERVER,	/* by addr; deletes its entries too */
-	UPN_STORE_PUT_ENTRY,	/* insert or replace, by (server, client) */
-	UPN_STORE_DEL_ENTRY,	/* by (server, client) */
-	UPN_STORE_PUT_CLIENT,	/* insert or replace, by prefix */
-	UPN_STORE_DEL_CLIENT,	/* by prefix */
+	UPN_STORE_PUT_SERVER, /* insert or replace, by addr */
+	UPN_STORE_DEL_SERVER, /* by addr; deletes its entries too */
+	UPN_STORE_PUT_ENTRY,  /* insert or replace, by (server, client) */
+	UPN_STORE_DEL_ENTRY,  /* by (server, client) */
+	UPN_STORE_PUT_CLIENT, /* insert or replace, by prefix */
+	UPN_STORE_DEL_CLIENT, /* by prefix */
 };
 
 struct upn_store_op {
-	uint8_t kind;		/* enum upn_store_op_kind */
+	uint8_t kind; /* enum upn_store_op_kind */
 	union {
 		struct upn_store_server server;
 		struct upn_store_entry entry;
@@ -72,11 +72,11 @@ struct upn_store_loader {
 };
 
 struct upn_store_stats {
-	uint64_t commits;	/* transactions committed */
-	uint64_t ops;		/* operations committed */
-	uint64_t errors;	/* failed commits (each retried) */
-	uint64_t last_batch;	/* operations in the last committed batch */
-	uint64_t load_skipped;	/* invalid rows (bad address, cause, ...) not loaded */
+	uint64_t commits;      /* transactions committed */
+	uint64_t ops;	       /* operations committed */
+	uint64_t errors;       /* failed commits (each retried) */
+	uint64_t last_batch;   /* operations in the last committed batch */
+	uint64_t load_skipped; /* invalid rows (bad address, cause, ...) not loaded */
 };
 
 struct upn_store;

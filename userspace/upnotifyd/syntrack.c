@@ -7,6 +7,7 @@
 struct syn {
 	struct upn_syn_key key;
 	uint32_t seq;
+	bool reported;
 	uint32_t hnext;
 	uint32_t prev, next;
 	int64_t deadline_ms;
@@ -54,7 +55,7 @@ static void unlink_entry(struct upn_syntrack *t, uint32_t idx)
 }
 
 enum upn_syn_result upn_syntrack_syn(struct upn_syntrack *t, const struct upn_syn_key *k,
-				     uint32_t seq, int64_t now_ms)
+				     uint32_t seq, int64_t now_ms, bool reported)
 {
 	uint32_t idx = upn_ihash_lookup(&t->index, k);
 	struct syn *s;
@@ -71,6 +72,7 @@ enum upn_syn_result upn_syntrack_syn(struct upn_syntrack *t, const struct upn_sy
 	s = get(t, idx);
 	s->key = *k;
 	s->seq = seq;
+	s->reported = reported;
 	s->deadline_ms = now_ms + t->timeout_ms;
 	s->prev = t->tail;
 	s->next = UPN_NIL;
@@ -93,14 +95,18 @@ bool upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k, ui
 	return true;
 }
 
-bool upn_syntrack_forget(struct upn_syntrack *t, const struct upn_syn_key *k)
+enum upn_syn_report upn_syntrack_report(struct upn_syntrack *t, const struct upn_syn_key *k)
 {
 	uint32_t idx = upn_ihash_lookup(&t->index, k);
+	struct syn *s;
 
 	if (idx == UPN_NIL)
-		return false;
-	unlink_entry(t, idx);
-	return true;
+		return UPN_SYN_UNKNOWN;
+	s = get(t, idx);
+	if (s->reported)
+		return UPN_SYN_AGAIN;
+	s->reported = true;
+	return UPN_SYN_FIRST;
 }
 
 uint32_t upn_syntrack_expire(struct upn_syntrack *t, int64_t now_ms,
@@ -110,9 +116,11 @@ uint32_t upn_syntrack_expire(struct upn_syntrack *t, int64_t now_ms,
 
 	while (t->head != UPN_NIL && get(t, t->head)->deadline_ms <= now_ms) {
 		struct upn_syn_key k = get(t, t->head)->key;
+		bool reported = get(t, t->head)->reported;
 
 		unlink_entry(t, t->head);
-		fn(ctx, &k);
+		if (!reported)
+			fn(ctx, &k);
 		n++;
 	}
 	return n;

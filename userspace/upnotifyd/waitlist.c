@@ -58,8 +58,7 @@ struct upn_wl_server *upn_waitlist_server(const struct upn_waitlist *wl,
 	return idx == UPN_NIL ? NULL : srv(wl, idx);
 }
 
-enum upn_server_state upn_waitlist_state(const struct upn_waitlist *wl,
-					 const struct upn_addr *addr)
+enum upn_server_state upn_waitlist_state(const struct upn_waitlist *wl, const struct upn_addr *addr)
 {
 	const struct upn_wl_server *s = upn_waitlist_server(wl, addr);
 
@@ -126,8 +125,30 @@ static void set_state(struct upn_waitlist *wl, struct upn_wl_server *s, uint8_t 
 	journal_server(wl, s);
 }
 
+static void note_port(struct upn_wl_server *s, uint16_t port)
+{
+	for (size_t i = 0; i < UPN_WAITLIST_PORTS; i++) {
+		if (s->ports[i] == port)
+			return;
+		if (!s->ports[i]) {
+			s->ports[i] = port;
+			return;
+		}
+	}
+}
+
+bool upn_waitlist_server_port(const struct upn_wl_server *s, uint16_t port)
+{
+	for (size_t i = 0; i < UPN_WAITLIST_PORTS && s->ports[i]; i++)
+		if (s->ports[i] == port)
+			return true;
+	return false;
+}
+
+/* @loading: entries read back from the store are never refused for a cap that was
+ * lowered since they were written; they are counted instead. */
 static uint32_t entry_get(struct upn_waitlist *wl, uint32_t sidx, const struct upn_addr *client,
-			  bool *created)
+			  bool *created, bool loading)
 {
 	struct upn_wl_server *s = srv(wl, sidx);
 	struct upn_wl_entry key, *e;
@@ -140,9 +161,13 @@ static uint32_t entry_get(struct upn_waitlist *wl, uint32_t sidx, const struct u
 	*created = false;
 	if (idx != UPN_NIL)
 		return idx;
-	if (s->count >= wl->per_server_max) {
+	if (s->count >= wl->per_server_max && !loading) {
 		wl->stats.drop_server_full++;
 		return UPN_NIL;
+	}
+	if (loading && wl->entries.live >= wl->entries.max) {
+		wl->entries.max++;
+		wl->stats.load_over_cap++;
 	}
 	idx = upn_arena_alloc(&wl->entries);
 	if (idx == UPN_NIL) {
@@ -187,7 +212,7 @@ static void failed_access(struct upn_waitlist *wl, const struct upn_event *ev, i
 		set_state(wl, s, UPN_SERVER_DOWN, ev->cause, now);
 	else if (s->state != UPN_SERVER_DOWN)
 		set_state(wl, s, UPN_SERVER_REFUSING, ev->cause, now);
-	eidx = entry_get(wl, sidx, &ev->client, &created);
+	eidx = entry_get(wl, sidx, &ev->client, &created, false);
 	if (eidx == UPN_NIL)
 		return;
 	e = upn_waitlist_entry(wl, eidx);
@@ -205,6 +230,8 @@ static void failed_access(struct upn_waitlist *wl, const struct upn_event *ev, i
 	e->port = ev->port;
 	e->icmp_type = ev->icmp_type;
 	e->icmp_code = ev->icmp_code;
+	if (ev->port)
+		note_port(s, ev->port);
 	journal_entry(wl, e);
 }
 
@@ -269,9 +296,21 @@ void upn_waitlist_remove_server(struct upn_waitlist *wl, struct upn_wl_server *s
 	upn_arena_free(&wl->servers, sidx);
 }
 
+/* Loading: a server stored under a larger cap still gets its record. */
+static void make_room(struct upn_waitlist *wl, const struct upn_addr *addr)
+{
+	if (server_idx(wl, addr) == UPN_NIL && wl->servers.live >= wl->servers.max) {
+		wl->servers.max++;
+		wl->stats.load_over_cap++;
+	}
+}
+
 int upn_waitlist_load_server(struct upn_waitlist *wl, const struct upn_store_server *in)
 {
-	uint32_t sidx = server_get(wl, &in->addr);
+	uint32_t sidx;
+
+	make_room(wl, &in->addr);
+	sidx = server_get(wl, &in->addr);
 	struct upn_wl_server *s;
 
 	if (sidx == UPN_NIL)
@@ -285,15 +324,17 @@ int upn_waitlist_load_server(struct upn_waitlist *wl, const struct upn_store_ser
 
 int upn_waitlist_load_entry(struct upn_waitlist *wl, const struct upn_store_entry *in)
 {
-	uint32_t sidx = server_get(wl, &in->server), eidx;
+	uint32_t sidx, eidx;
 	struct upn_wl_entry *e;
 	bool created;
 
+	make_room(wl, &in->server);
+	sidx = server_get(wl, &in->server);
 	if (sidx == UPN_NIL)
-		return -ENOSPC;
-	eidx = entry_get(wl, sidx, &in->client, &created);
+		return -ENOMEM;
+	eidx = entry_get(wl, sidx, &in->client, &created, true);
 	if (eidx == UPN_NIL)
-		return -ENOSPC;
+		return -ENOMEM;
 	e = upn_waitlist_entry(wl, eidx);
 	e->first = (uint32_t)in->first;
 	e->last = (uint32_t)in->last;
@@ -303,6 +344,8 @@ int upn_waitlist_load_entry(struct upn_waitlist *wl, const struct upn_store_entr
 	e->port = in->port;
 	e->icmp_type = in->icmp_type;
 	e->icmp_code = in->icmp_code;
+	if (in->port)
+		note_port(srv(wl, sidx), in->port);
 	return 0;
 }
 
