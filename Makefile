@@ -12,6 +12,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 FUZZ_SECONDS ?= 60
 
 CC ?= cc
@@ -112,6 +113,8 @@ install: all
 	install -m 0644 userspace/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 userspace/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 etc/upnotify.conf.example $(DESTDIR)$(SYSCONFDIR)/upnotify/
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's#/usr/local/sbin#$(SBINDIR)#' etc/upnotifyd.service > $(DESTDIR)$(UNITDIR)/upnotifyd.service
 
 # The UAPI header keeps the tab-aligned layout of the kernel's own UAPI headers.
 style:
