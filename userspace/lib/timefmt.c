@@ -2,7 +2,9 @@
 /* Copyright (C) 2026 The upnotify authors. */
 #include "timefmt.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,21 +30,55 @@ const char *upn_time_fmt(int64_t unix_s, int local, char *buf)
 	return buf;
 }
 
+/* Digits where @layout has 'D', the same character elsewhere. */
+static bool shaped(const char *s, const char *layout)
+{
+	for (; *layout; s++, layout++)
+		if (*layout == 'D' ? !isdigit((unsigned char)*s) : *s != *layout)
+			return false;
+	return true;
+}
+
+static int num(const char *s, int n)
+{
+	int v = 0;
+
+	while (n--)
+		v = v * 10 + (*s++ - '0');
+	return v;
+}
+
 int upn_time_parse(const char *s, int64_t *unix_s)
 {
-	struct tm tm = { 0 };
-	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	int sign, hh, mm, n = 0;
+	struct tm tm = { 0 }, back;
+	const char *zone = s + 19;
+	time_t t;
+	int off = 0;
 
-	if (!rest)
+	if (strlen(s) < 20 || !shaped(s, "DDDD-DD-DDTDD:DD:DD"))
 		return -EINVAL;
-	*unix_s = (int64_t)timegm(&tm);
-	if (!strcmp(rest, "Z"))
-		return 0;
-	if ((rest[0] != '+' && rest[0] != '-') ||
-	    sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || rest[1 + n] != '\0')
+	tm.tm_year = num(s, 4) - 1900;
+	tm.tm_mon = num(s + 5, 2) - 1;
+	tm.tm_mday = num(s + 8, 2);
+	tm.tm_hour = num(s + 11, 2);
+	tm.tm_min = num(s + 14, 2);
+	tm.tm_sec = num(s + 17, 2);
+	if (!strcmp(zone, "Z")) {
+		off = 0;
+	} else if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 &&
+		   shaped(zone + 1, "DD:DD") && num(zone + 1, 2) <= 23 && num(zone + 4, 2) <= 59) {
+		off = (num(zone + 1, 2) * 60 + num(zone + 4, 2)) * 60;
+		if (zone[0] == '-')
+			off = -off;
+	} else {
 		return -EINVAL;
-	sign = rest[0] == '-' ? -1 : 1;
-	*unix_s -= sign * (hh * 3600 + mm * 60);
+	}
+	back = tm;
+	t = timegm(&tm);
+	/* timegm normalises 30 February into March: refuse what it had to change. */
+	if (tm.tm_mday != back.tm_mday || tm.tm_mon != back.tm_mon || tm.tm_hour != back.tm_hour ||
+	    tm.tm_min != back.tm_min || tm.tm_sec != back.tm_sec)
+		return -EINVAL;
+	*unix_s = (int64_t)t - off;
 	return 0;
 }

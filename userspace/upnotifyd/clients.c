@@ -55,6 +55,11 @@ int upn_clients_set(struct upn_clients *c, const struct upn_prefix *p, const cha
 		return -ENOMEM;
 	if (upn_lpm_get(&c->lpm, p, &idx)) {
 		cl = rec(c, idx);
+		/* The config file owns its entries while we run. */
+		if (cl->from_config && !from_config) {
+			free(copy);
+			return -EPERM;
+		}
 		free(cl->mail);
 	} else {
 		idx = upn_arena_alloc(&c->recs);
@@ -99,6 +104,13 @@ int upn_clients_del(struct upn_clients *c, const struct upn_prefix *p)
 	cl->mail = NULL;
 	upn_arena_free(&c->recs, idx);
 	return 0;
+}
+
+const struct upn_client *upn_clients_get(const struct upn_clients *c, const struct upn_prefix *p)
+{
+	uint32_t idx;
+
+	return upn_lpm_get(&c->lpm, p, &idx) ? rec(c, idx) : NULL;
 }
 
 const struct upn_client *upn_clients_lookup(const struct upn_clients *c, const struct upn_addr *a)

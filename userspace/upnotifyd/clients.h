@@ -31,11 +31,14 @@ struct upn_clients {
 
 int upn_clients_init(struct upn_clients *c, uint32_t max, struct upn_journal *journal);
 void upn_clients_destroy(struct upn_clients *c);
-/* Insert or replace. Stored (journaled) unless @from_config. 0, -ENOSPC, -ENOMEM. */
+/* Insert or replace. Stored (journaled) unless @from_config. 0, -ENOSPC, -ENOMEM, or
+ * -EPERM when a stored entry would replace one from the config file. */
 int upn_clients_set(struct upn_clients *c, const struct upn_prefix *p, const char *mail,
 		    int64_t registered, bool from_config);
 /* 0, -ENOENT, or -EPERM for an entry that comes from the config file. */
 int upn_clients_del(struct upn_clients *c, const struct upn_prefix *p);
+/* The entry for exactly @p, or NULL. */
+const struct upn_client *upn_clients_get(const struct upn_clients *c, const struct upn_prefix *p);
 /* The entry with the longest prefix containing @a, or NULL. */
 const struct upn_client *upn_clients_lookup(const struct upn_clients *c, const struct upn_addr *a);
 uint32_t upn_clients_count(const struct upn_clients *c);

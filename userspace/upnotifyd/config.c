@@ -172,6 +172,18 @@ static int parse_path(struct parse *p, const char *name, const char *v, char *ou
 	return 1;
 }
 
+const char *upn_source_name(enum upn_source s)
+{
+	switch (s) {
+	case UPN_SOURCE_NFQUEUE:
+		return "nfqueue";
+	case UPN_SOURCE_KMOD:
+		return "kmod";
+	default:
+		return "auto";
+	}
+}
+
 bool upn_mail_valid(const char *mail)
 {
 	const char *at = strrchr(mail, '@');
@@ -198,11 +210,10 @@ static int client_key(struct parse *p, const char *name, const char *v)
 	if (snprintf(line, sizeof(line), "%s=%s", name, v) >= (int)sizeof(line))
 		return fail(p, "'%s' is too long for a client entry", name);
 	eq = strchr(line, '=');
-	if (!strchr(v, '=')) {
-		/* An IPv4 key: inih split at the right place. */
-		*eq = '\0';
-		mail = eq + 1;
-	} else {
+	*eq = '\0';
+	mail = eq + 1;
+	if (upn_prefix_parse(name, &pfx) && strchr(v, '=')) {
+		/* Not a key by itself: an IPv6 key cut at its first colon. */
 		*eq = ':';
 		eq = strchr(line, '=');
 		*eq = '\0';

@@ -63,6 +63,8 @@ static inline bool upn_config_code_counts(const uint8_t *bitmap, uint8_t code)
 	return bitmap[code >> 3] & (1u << (code & 7));
 }
 
+const char *upn_source_name(enum upn_source s);
+
 /* Shared with the control socket: is this a mail address we are willing to use? */
 bool upn_mail_valid(const char *mail);
 

@@ -125,10 +125,10 @@ static json_t *cmd_waitlist(struct upn_daemon *d, json_t *req, int *durable)
 
 	if (json_unpack(req, "{s?:s}", "server", &server))
 		return json_decref(arr), error_reply("server must be a string");
+	if (server && upn_addr_parse(server, &a))
+		return json_decref(arr), error_reply("'%s' is not an IP address", server);
 	*durable = 1;
 	if (server) {
-		if (upn_addr_parse(server, &a))
-			return json_decref(arr), error_reply("'%s' is not an IP address", server);
 		s = upn_waitlist_server(&d->wl, &a);
 		if (s)
 			json_array_append_new(arr, server_json(d, s));
@@ -175,6 +175,13 @@ static json_t *check_client(json_t *obj, struct upn_prefix *p, const char **mail
 	return NULL;
 }
 
+static bool from_config(const struct upn_daemon *d, const struct upn_prefix *p)
+{
+	const struct upn_client *cl = upn_clients_get(&d->clients, p);
+
+	return cl && cl->from_config;
+}
+
 static json_t *cmd_clients_add(struct upn_daemon *d, json_t *req, int *durable)
 {
 	struct upn_prefix p;
@@ -186,6 +193,9 @@ static json_t *cmd_clients_add(struct upn_daemon *d, json_t *req, int *durable)
 		return err;
 	ret = upn_clients_set(&d->clients, &p, mail, (int64_t)(upn_now_real_ns() / 1000000000ull),
 			      false);
+	if (ret == -EPERM)
+		return error_reply("%s comes from the config file; change it there",
+				   json_string_value(json_object_get(req, "prefix")));
 	if (ret)
 		return error_reply("cannot add: %s", strerror(-ret));
 	*durable = 1;
@@ -205,6 +215,9 @@ static json_t *cmd_clients_import(struct upn_daemon *d, json_t *req, int *durabl
 	/* All or nothing: check every entry before changing anything. */
 	json_array_foreach(entries, i, e) {
 		err = check_client(e, &p, &mail);
+		if (!err && from_config(d, &p))
+			err = error_reply("%s comes from the config file; change it there",
+					  json_string_value(json_object_get(e, "prefix")));
 		if (err) {
 			json_t *msg = json_object_get(err, "error");
 			json_t *r = error_reply("entry %zu: %s", i + 1, json_string_value(msg));

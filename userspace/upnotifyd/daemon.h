@@ -33,6 +33,4 @@ struct upn_daemon {
 	int64_t started; /* unix seconds */
 };
 
-const char *upn_source_name(enum upn_source s);
-
 #endif

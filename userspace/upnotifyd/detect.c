@@ -139,7 +139,7 @@ static void on_synack(struct upn_detect *d, const struct upn_pkt *p, uint64_t re
 
 	d->stats.synack++;
 	key_of(&k, &p->dst, &p->src, p->dport, p->sport);
-	if (upn_syntrack_answer(&d->syn, &k, p->ack))
+	if (upn_syntrack_answer(&d->syn, &k, p->ack) != UPN_SYN_UNKNOWN)
 		d->stats.syn_answered++;
 	/* A down host that completes a handshake is back (patent ¶0179); a refusing
 	 * one is back when the service its clients wanted answers. */
@@ -163,8 +163,16 @@ static void on_rst(struct upn_detect *d, const struct upn_pkt *p, uint64_t real_
 
 	d->stats.rst++;
 	key_of(&k, &p->dst, &p->src, p->dport, p->sport);
-	if (!upn_syntrack_answer(&d->syn, &k, p->ack))
+	switch (upn_syntrack_answer(&d->syn, &k, p->ack)) {
+	case UPN_SYN_UNKNOWN:
 		return;
+	case UPN_SYN_AGAIN:
+		/* Already counted, as a SYN to a down server or by an ICMP error. */
+		d->stats.refused++;
+		return;
+	case UPN_SYN_FIRST:
+		break;
+	}
 	d->stats.refused++;
 	if (!d->cfg->count_refused) {
 		d->stats.refused_ignored++;

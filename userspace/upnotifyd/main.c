@@ -26,18 +26,6 @@ struct runtime {
 	int sigfd, storefd;
 };
 
-const char *upn_source_name(enum upn_source s)
-{
-	switch (s) {
-	case UPN_SOURCE_NFQUEUE:
-		return "nfqueue";
-	case UPN_SOURCE_KMOD:
-		return "kmod";
-	default:
-		return "auto";
-	}
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: upnotifyd -c FILE [-f] [-v]\n"
@@ -86,8 +74,14 @@ static int load_entry(void *ctx, const struct upn_store_entry *e)
 static int load_client(void *ctx, const struct upn_store_client *c)
 {
 	struct upn_daemon *d = ctx;
+	struct upn_journal *j = d->clients.journal;
+	int ret;
 
-	return upn_clients_set(&d->clients, &c->prefix, c->mail, c->registered, false);
+	/* Read back from the store: nothing to write again. */
+	d->clients.journal = NULL;
+	ret = upn_clients_set(&d->clients, &c->prefix, c->mail, c->registered, false);
+	d->clients.journal = j;
+	return ret;
 }
 
 /* mkdir -p of the directory holding @path. */

@@ -85,14 +85,17 @@ enum upn_syn_result upn_syntrack_syn(struct upn_syntrack *t, const struct upn_sy
 	return UPN_SYN_NEW;
 }
 
-bool upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k, uint32_t ack)
+enum upn_syn_report upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k,
+					uint32_t ack)
 {
 	uint32_t idx = upn_ihash_lookup(&t->index, k);
+	bool reported;
 
 	if (idx == UPN_NIL || get(t, idx)->seq + 1 != ack)
-		return false;
+		return UPN_SYN_UNKNOWN;
+	reported = get(t, idx)->reported;
 	unlink_entry(t, idx);
-	return true;
+	return reported ? UPN_SYN_AGAIN : UPN_SYN_FIRST;
 }
 
 enum upn_syn_report upn_syntrack_report(struct upn_syntrack *t, const struct upn_syn_key *k)

@@ -50,9 +50,11 @@ enum upn_syn_result upn_syntrack_syn(struct upn_syntrack *t, const struct upn_sy
 /* An ICMP error names this attempt: mark it reported, so that neither its
  * retransmissions nor its expiry count again. */
 enum upn_syn_report upn_syntrack_report(struct upn_syntrack *t, const struct upn_syn_key *k);
-/* A SYN/ACK or RST from the server: removes the entry and returns true if it answers
- * the pending SYN, i.e. @ack == seq + 1. */
-bool upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k, uint32_t ack);
+/* A SYN/ACK or RST from the server: if it answers the pending SYN (@ack == seq + 1),
+ * removes the entry and says whether the attempt had been reported already.
+ * UPN_SYN_UNKNOWN when it answers nothing we track. */
+enum upn_syn_report upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k,
+					uint32_t ack);
 /* Removes every entry whose deadline is <= @now_ms, oldest first, calling @fn for
  * those not reported yet. Returns how many expired. */
 uint32_t upn_syntrack_expire(struct upn_syntrack *t, int64_t now_ms,
