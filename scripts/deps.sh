@@ -11,8 +11,10 @@ PKGS=(
 	make gcc pkg-config clang libclang-rt-dev
 	libmnl-dev libnetfilter-queue-dev libsqlite3-dev libinih-dev libjansson-dev
 	libsodium-dev
+	# run: upnotifyd installs its rules with iptables-nft and drops an empty table with nft
+	iptables nftables
 	# tests
-	libcmocka-dev sqlite3 iptables nftables iproute2 netcat-openbsd curl socat
+	libcmocka-dev sqlite3 iproute2 netcat-openbsd curl socat
 	procps psmisc jq
 	# bench
 	hping3

@@ -21,37 +21,60 @@ static const char *const chains[][2] = {
 	{ "OUTPUT", "UPNOTIFY_OUT" },
 };
 
-/* Runs @argv with @input on stdin (may be NULL) and its stderr kept out of ours
+/* Runs @argv with @input on stdin (may be NULL), its stdout in @out (NUL-terminated,
+ * cut at @outlen) or discarded when @out is NULL, and its stderr kept out of ours
  * unless @loud. Returns the exit status, or -1. */
-static int run(char *const argv[], const char *input, int loud)
+static int run(char *const argv[], const char *input, int loud, char *out, size_t outlen)
 {
 	posix_spawn_file_actions_t fa;
-	int in[2], status, devnull;
+	int in[2], o[2] = { -1, -1 }, status, devnull;
+	size_t got = 0;
 	pid_t pid;
 
 	if (pipe2(in, O_CLOEXEC))
 		return -1;
+	if (out && pipe2(o, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	if (devnull >= 0) {
+	if (out)
+		posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+	else if (devnull >= 0)
 		posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-		if (!loud)
-			posix_spawn_file_actions_adddup2(&fa, devnull, 2);
-	}
+	if (!loud && devnull >= 0)
+		posix_spawn_file_actions_adddup2(&fa, devnull, 2);
 	status = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
+	if (out)
+		close(o[1]);
 	if (devnull >= 0)
 		close(devnull);
 	if (status) {
 		close(in[1]);
+		if (out)
+			close(o[0]);
 		upn_err("rules: cannot run %s: %s", argv[0], strerror(status));
 		return -1;
 	}
 	if (input && write(in[1], input, strlen(input)) < 0)
 		upn_err("rules: writing to %s: %s", argv[0], strerror(errno));
 	close(in[1]);
+	if (out) {
+		ssize_t n;
+
+		while ((n = read(o[0], out + got, outlen - 1 - got)) > 0 &&
+		       got + (size_t)n < outlen - 1)
+			got += (size_t)n;
+		if (n > 0)
+			got += (size_t)n;
+		out[got] = '\0';
+		close(o[0]);
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -63,6 +86,24 @@ static const char *tool(int family, int restore)
 	if (family == AF_INET)
 		return restore ? "iptables-restore" : "iptables";
 	return restore ? "ip6tables-restore" : "ip6tables";
+}
+
+/* iptables-nft created the mangle table when we first added to it, and leaves it
+ * behind, hooked into the packet path, once our chains are gone. A table that holds
+ * nothing but ACCEPT policies does nothing: delete it so that a gateway we ran on is
+ * left as we found it. A table with anything else in it is somebody's; keep it. */
+static void drop_empty_table(int family)
+{
+	char *list[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-S", NULL };
+	char *del[] = { "nft", "delete", "table", family == AF_INET ? "ip" : "ip6", "mangle", NULL };
+	char out[4096], *line, *save = NULL;
+
+	if (run(list, NULL, 0, out, sizeof(out)) || strlen(out) >= sizeof(out) - 1)
+		return;
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "-P ", 3) || !strstr(line, " ACCEPT"))
+			return;
+	run(del, NULL, 0, NULL, 0);
 }
 
 static void remove_family(int family)
@@ -83,11 +124,12 @@ static void remove_family(int family)
 				 (char *)chains[i][1],	  NULL };
 
 		/* Bounded: a jump can only have been added a few times. */
-		for (int n = 0; n < 16 && run(del, NULL, 0) == 0; n++)
+		for (int n = 0; n < 16 && run(del, NULL, 0, NULL, 0) == 0; n++)
 			;
-		run(flush, NULL, 0);
-		run(drop, NULL, 0);
+		run(flush, NULL, 0, NULL, 0);
+		run(drop, NULL, 0, NULL, 0);
 	}
+	drop_empty_table(family);
 }
 
 void upn_rules_remove(void)
@@ -163,7 +205,7 @@ int upn_rules_install(const struct upn_config *cfg)
 
 		if (!rules)
 			return -1;
-		ret = run(argv, rules, 1);
+		ret = run(argv, rules, 1, NULL, 0);
 		free(rules);
 		if (ret) {
 			upn_err("rules: %s failed (exit %d); is iptables-nft installed?", argv[0],
