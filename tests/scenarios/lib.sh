@@ -1,0 +1,638 @@
+# SPDX-License-Identifier: GPL-2.0
+# Copyright (C) 2026 The upnotify authors.
+#
+# Shared by every scenario script and tests/demo.sh; sourced, never run.
+#
+# Three network namespaces joined by two veth pairs, named upn<pid>-{client,gw,server}
+# so that parallel runs never meet. Only documentation addresses, only in them:
+#
+#  upnN-client                  upnN-gw                          upnN-server
+# +-------------------+       +------------------------------+       +-------------------+
+# | c0                |       | g0                        g1 |       |                s0 |
+# | 198.51.100.2/24   |       | 198.51.100.1/24              |       |   203.0.113.2/24  |
+# | 198.51.100.3/24   | veth  | 2001:db8:1::1/64             | veth  |   203.0.113.3/24  |
+# | 198.51.100.4/24   +-------+              203.0.113.1/24  +-------+   2001:db8:2::2/64 |
+# | 2001:db8:1::2/64  |       |              2001:db8:2::1/64|       |   2001:db8:2::3/64 |
+# | 2001:db8:1::3/64  |       |                              |       |                   |
+# | 2001:db8:1::4/64  |       |  forwarding v4+v6, upnotifyd |       |  default via gw   |
+# | default via gw    |       |  short ARP/NDP probing on g1 |       |                   |
+# +-------------------+       +------------------------------+       +-------------------+
+#
+# "The server fails" is `ip link set s0 down` in the server namespace: g1 loses its
+# carrier, the gateway's neighbour entries for the server are flushed, the next
+# forwarded SYN waits for ARP/NDP, which fails after ~1 s (shortened below), and the
+# gateway itself sends the client an ICMP host unreachable (ICMPv6 address
+# unreachable). Those errors are generated locally, so they traverse OUTPUT, not FORWARD.
+#
+# Measured here (kernel 6.18, iptables-nft), with tcpdump in the gateway:
+#  - link down: ICMP host unreachable (ICMPv6 address unreachable) leaves g0 ~0.82 s
+#    after the SYN with the neighbour settings below (~3 s with the defaults); the
+#    same for an address on the link that nobody answers (203.0.113.9, 2001:db8:2::9);
+#  - closed port: RST back through the gateway within ~1 ms; DROP: nothing at all;
+#  - `ip link set s0 down` also deletes the server's default routes, and its IPv6
+#    addresses unless keep_addr_on_down is set: server_link_up restores the routes;
+#  - the gateway rate-limits ICMP errors per destination (burst 6, then 1/s), which
+#    would hide repeated attempts: topo_up turns that off in the gateway only.
+#
+# The event source comes from UPN_SOURCE (nfqueue by default; kmod in the qemu run);
+# nothing else here depends on it. Binaries come from UPN_BUILD (default <repo>/build).
+#
+# Output is TAP: `ok N - what`, `not ok N - what` with `# ...` diagnostics (the
+# daemon's log tail and its waitlist), then the plan `1..N` when the script exits.
+# An assertion that fails also returns 1, so under `set -e` it ends the scenario:
+# each step builds on the one before, and one clear failure beats a cascade.
+# `assertion || true` keeps going where a step stands alone.
+
+UPN_ROOT=${UPN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+UPN_BUILD=${UPN_BUILD:-$UPN_ROOT/build}
+UPN_SOURCE=${UPN_SOURCE:-nfqueue}
+UPNOTIFYD=$UPN_BUILD/upnotifyd
+UPNOTIFYCTL=$UPN_BUILD/upnotifyctl
+
+NS_C=upn$$-client
+NS_G=upn$$-gw
+NS_S=upn$$-server
+
+# Clients and servers by name, so scripts read as the story they tell.
+C1=198.51.100.2
+C2=198.51.100.3
+C3=198.51.100.4
+C1_6=2001:db8:1::2
+C2_6=2001:db8:1::3
+C3_6=2001:db8:1::4
+GW_C=198.51.100.1
+GW_C6=2001:db8:1::1
+GW_S=203.0.113.1
+GW_S6=2001:db8:2::1
+S1=203.0.113.2
+S2=203.0.113.3
+S1_6=2001:db8:2::2
+S2_6=2001:db8:2::3
+S_NONE=203.0.113.9	# on the server link, but nobody answers ARP for it
+S_NONE6=2001:db8:2::9
+
+# Config knobs read by daemon_start; a scenario sets them before starting.
+CFG_SOURCE=$UPN_SOURCE
+CFG_WATCH=
+CFG_IGNORE=
+CFG_SYN_TIMEOUT=2s
+CFG_COUNT_REFUSED=yes
+CFG_QUEUE=0
+CFG_PER_SERVER_MAX=65536
+CFG_TOTAL_MAX=1048576
+CFG_ONLY_KNOWN=no
+CFG_CLIENTS=		# lines "prefix = mail" for [clients]
+
+# Every timeout in one place: nothing in a scenario may wait longer than these.
+T_READY=10		# daemon start until `upnotifyctl status` answers
+T_STOP=10		# SIGTERM until the daemon is gone
+T_CTL=5			# one upnotifyctl call
+T_CONNECT=0.5		# one client connect attempt: short enough for one SYN only
+
+UPN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/upn-$$.XXXXXX")
+CONF=$UPN_TMP/upnotify.conf
+DB=$UPN_TMP/upnotify.db
+SOCK=$UPN_TMP/upnotifyd.sock
+DLOG=$UPN_TMP/upnotifyd.log
+DAEMON_PID=
+
+T_N=0
+T_FAILED=0
+T_SKIPPED=0
+
+# --- TAP --------------------------------------------------------------------------
+
+diag() {
+	local l
+	for l in "$@"; do printf '%s\n' "$l"; done | sed 's/^/# /'
+}
+
+# What a failure report shows: the daemon's last words and what it has stored.
+dump_state() {
+	if [ -s "$DLOG" ]; then
+		diag "upnotifyd log (last 25 lines):"
+		tail -n 25 "$DLOG" | sed 's/^/#   /'
+	fi
+	if [ -n "$DAEMON_PID" ] && alive "$DAEMON_PID"; then
+		local st wl
+		if st=$(ctl status --json 2>&1) && wl=$(ctl waitlist --json 2>&1); then
+			diag "non-zero counters:"
+			jq -c '.counters | with_entries(select(.value != 0))' <<<"$st" 2>&1 |
+				sed 's/^/#   /'
+			diag "waitlist:"
+			jq -c '.[]' <<<"$wl" 2>&1 | head -n 40 | sed 's/^/#   /'
+		else
+			diag "upnotifyctl fails: $st${wl:-}"
+		fi
+	fi
+}
+
+pass() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1"
+}
+
+# fail "what" [diagnostic lines...]
+fail() {
+	T_N=$((T_N + 1))
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_N - $1"
+	shift
+	[ $# -eq 0 ] || diag "$@"
+	dump_state
+}
+
+skip() {
+	T_N=$((T_N + 1))
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "ok $T_N - $1 # SKIP ${2:-}"
+}
+
+# check "what" cmd...: one assertion, the command's status decides.
+check() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$what"
+	else
+		fail "$what" "command: $*" ${out:+"output: $out"}
+		return 1
+	fi
+}
+
+# check_not "what" cmd...: passes when the command fails.
+check_not() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		fail "$what" "command unexpectedly succeeded: $*" ${out:+"output: $out"}
+		return 1
+	else
+		pass "$what"
+	fi
+}
+
+# poll TIMEOUT cmd...: rerun cmd every 0.1 s until it succeeds; 1 on timeout.
+poll() {
+	local timeout=$1 end
+	shift
+	end=$(($(now_ms) + ${timeout%.*} * 1000 + 10#0$(frac_ms "$timeout")))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# wait_for "what" TIMEOUT cmd...: an assertion that cmd becomes true within TIMEOUT s.
+# Sets WAITED_MS to how long it took.
+wait_for() {
+	local what=$1 timeout=$2 t0
+	shift 2
+	t0=$(now_ms)
+	if poll "$timeout" "$@"; then
+		WAITED_MS=$(($(now_ms) - t0))
+		pass "$what"
+		return 0
+	fi
+	WAITED_MS=$(($(now_ms) - t0))
+	fail "$what" "still false after ${timeout} s: $*"
+	return 1
+}
+
+# hold_false "what" SECONDS cmd...: cmd must stay false for the whole period.
+hold_false() {
+	local what=$1 secs=$2 end
+	shift 2
+	end=$(($(now_ms) + ${secs%.*} * 1000 + 10#0$(frac_ms "$secs")))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		if "$@" >/dev/null 2>&1; then
+			fail "$what" "became true: $*"
+			return 1
+		fi
+		sleep 0.1
+	done
+	pass "$what"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# "1.5" -> "500", "2" -> "0", "0.25" -> "250"
+frac_ms() {
+	case $1 in
+	*.*) local f=${1#*.}000; echo "${f:0:3}" ;;
+	*) echo 0 ;;
+	esac
+}
+
+tap_end() {
+	echo "1..$T_N"
+	if [ "$T_FAILED" -ne 0 ]; then
+		echo "# $T_FAILED of $T_N failed"
+		return 1
+	fi
+	return 0
+}
+
+# --- preconditions ----------------------------------------------------------------
+
+# Scenarios need root, netns and the binaries; without root or netns, skip the whole
+# script (TAP "1..0 # SKIP"), but missing binaries are a failure: make check builds them.
+require_env() {
+	if [ "$(id -u)" -ne 0 ] || ! ip netns list >/dev/null 2>&1; then
+		echo "1..0 # SKIP needs root and network namespaces"
+		exit 0
+	fi
+	local b
+	for b in "$UPNOTIFYD" "$UPNOTIFYCTL"; do
+		if [ ! -x "$b" ]; then
+			echo "not ok 1 - $b exists (run make)"
+			echo "1..1"
+			exit 1
+		fi
+	done
+	for b in ip jq nc socat iptables-save; do
+		if ! command -v "$b" >/dev/null; then
+			echo "not ok 1 - $b installed (scripts/deps.sh)"
+			echo "1..1"
+			exit 1
+		fi
+	done
+}
+
+# --- topology ---------------------------------------------------------------------
+
+in_c() { ip netns exec "$NS_C" "$@"; }
+in_g() { ip netns exec "$NS_G" "$@"; }
+in_s() { ip netns exec "$NS_S" "$@"; }
+
+topo_up() {
+	local ns
+	for ns in "$NS_C" "$NS_G" "$NS_S"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	# Created inside the namespaces: nothing ever appears in the caller's.
+	ip -n "$NS_C" link add c0 type veth peer name g0 netns "$NS_G"
+	ip -n "$NS_S" link add s0 type veth peer name g1 netns "$NS_G"
+
+	ip -n "$NS_C" addr add $C1/24 dev c0
+	ip -n "$NS_C" addr add $C2/24 dev c0
+	ip -n "$NS_C" addr add $C3/24 dev c0
+	ip -n "$NS_C" addr add $C1_6/64 dev c0 nodad
+	ip -n "$NS_C" addr add $C2_6/64 dev c0 nodad
+	ip -n "$NS_C" addr add $C3_6/64 dev c0 nodad
+
+	ip -n "$NS_G" addr add $GW_C/24 dev g0
+	ip -n "$NS_G" addr add $GW_C6/64 dev g0 nodad
+	ip -n "$NS_G" addr add $GW_S/24 dev g1
+	ip -n "$NS_G" addr add $GW_S6/64 dev g1 nodad
+
+	ip -n "$NS_S" addr add $S1/24 dev s0
+	ip -n "$NS_S" addr add $S2/24 dev s0
+	ip -n "$NS_S" addr add $S1_6/64 dev s0 nodad
+	ip -n "$NS_S" addr add $S2_6/64 dev s0 nodad
+
+	in_s sysctl -qw net.ipv6.conf.s0.keep_addr_on_down=1
+	in_g sysctl -qw net.ipv4.ip_forward=1
+	in_g sysctl -qw net.ipv6.conf.all.forwarding=1
+	# Each failed access is one ICMP error to one client; the per-destination rate
+	# limit (1/s after a burst) would hide repeated attempts from the daemon.
+	in_g sysctl -qw net.ipv4.icmp_ratelimit=0
+	in_g sysctl -qw net.ipv6.icmp.ratelimit=0
+	# Give up on ARP/NDP for the server after ~1 s instead of ~3 s. New namespaces
+	# have per-device copies of these, so they must be set on g1 itself.
+	in_g sysctl -qw net.ipv4.neigh.g1.mcast_solicit=2 \
+		net.ipv4.neigh.g1.ucast_solicit=1 \
+		net.ipv4.neigh.g1.retrans_time_ms=400 \
+		net.ipv6.neigh.g1.mcast_solicit=2 \
+		net.ipv6.neigh.g1.ucast_solicit=1 \
+		net.ipv6.neigh.g1.retrans_time_ms=400
+
+	ip -n "$NS_C" link set c0 up
+	ip -n "$NS_G" link set g0 up
+	ip -n "$NS_G" link set g1 up
+	ip -n "$NS_S" link set s0 up
+	ip -n "$NS_C" route add default via $GW_C
+	ip -n "$NS_C" -6 route add default via $GW_C6
+	ip -n "$NS_S" route add default via $GW_S
+	ip -n "$NS_S" -6 route add default via $GW_S6
+
+	# Both ends reach each other before any scenario starts counting seconds.
+	poll 5 in_c ping -c1 -W1 -I $C1 $S1 ||
+		{ echo "# topology: IPv4 client -> server does not work" >&2; return 1; }
+	poll 5 in_c ping -c1 -W1 -I $C1_6 $S1_6 ||
+		{ echo "# topology: IPv6 client -> server does not work" >&2; return 1; }
+}
+
+# Processes left in a namespace survive `ip netns del`; end them by pid first.
+ns_kill_all() {
+	local pids
+	pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+	[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+}
+
+topo_down() {
+	local ns
+	for ns in "$NS_C" "$NS_G" "$NS_S"; do
+		ns_kill_all "$ns"
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# Unplugging the server: s0 goes administratively down, g1 loses its carrier. The
+# server keeps its IPv6 addresses (keep_addr_on_down, set in topo_up) but loses its
+# default routes, so bringing it back restores them.
+server_link_down() { ip -n "$NS_S" link set s0 down; }
+server_link_up() {
+	ip -n "$NS_S" link set s0 up
+	ip -n "$NS_S" route replace default via $GW_S
+	ip -n "$NS_S" -6 route replace default via $GW_S6
+}
+
+# server_drop_syns [ADDR...]: the server silently drops every SYN (to ADDR only, if
+# given; v4 and v6): no RST, no ICMP. server_accept_syns undoes it.
+server_drop_syns() { server_syn_rules -A "$@"; }
+server_accept_syns() { server_syn_rules -D "$@"; }
+server_syn_rules() {
+	local op=$1 a
+	shift
+	if [ $# -eq 0 ]; then
+		in_s iptables "$op" INPUT -p tcp --syn -j DROP
+		in_s ip6tables "$op" INPUT -p tcp --syn -j DROP
+		return
+	fi
+	for a in "$@"; do
+		case $a in
+		*:*) in_s ip6tables "$op" INPUT -d "$a" -p tcp --syn -j DROP ;;
+		*) in_s iptables "$op" INPUT -d "$a" -p tcp --syn -j DROP ;;
+		esac
+	done
+}
+
+# server_listen PORT: a TCP service on every server address; ends with the namespace.
+server_listen() {
+	in_s socat TCP6-LISTEN:"$1",ipv6only=0,reuseaddr,fork SYSTEM:'echo upnotify-test' \
+		</dev/null >/dev/null 2>&1 8>&- 9>&- &
+	poll 5 listening "$1"
+}
+listening() { [ -n "$(in_s ss -Htln "sport = :$1")" ]; }
+
+# --- clients ----------------------------------------------------------------------
+
+# syn_from CLIENT SERVER PORT: one connect attempt from CLIENT, given up after
+# T_CONNECT s (before the first SYN retransmission at 1 s, so one SYN leaves). The
+# outcome does not matter to the caller and never fails the script.
+syn_from() {
+	in_c timeout 3 socat -T1 /dev/null \
+		"TCP:$(bracket "$2"):$3,bind=$(bracket "$1"),connect-timeout=$T_CONNECT" \
+		>/dev/null 2>&1 || true
+}
+
+# connect_ok CLIENT SERVER PORT: a full TCP connection that reads the service's line.
+connect_ok() {
+	local out
+	out=$(in_c timeout 5 socat -T2 - \
+		"TCP:$(bracket "$2"):$3,bind=$(bracket "$1"),connect-timeout=2" \
+		</dev/null 2>/dev/null) || return 1
+	[ "$out" = upnotify-test ]
+}
+
+bracket() {
+	case $1 in
+	*:*) echo "[$1]" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# --- the daemon -------------------------------------------------------------------
+
+write_config() {
+	cat >"$CONF" <<-CONF
+	[detect]
+	source = $CFG_SOURCE
+	watch = $CFG_WATCH
+	ignore_clients = $CFG_IGNORE
+	syn_timeout = $CFG_SYN_TIMEOUT
+	count_refused = $CFG_COUNT_REFUSED
+	queue = $CFG_QUEUE
+	[waitlist]
+	per_server_max = $CFG_PER_SERVER_MAX
+	total_max = $CFG_TOTAL_MAX
+	only_known_clients = $CFG_ONLY_KNOWN
+	[store]
+	path = $DB
+	[control]
+	socket = $SOCK
+	[clients]
+	$CFG_CLIENTS
+	CONF
+}
+
+# A child that has exited stays a zombie until waited for, and kill -0 still
+# succeeds on it; so "alive" means "exists and is not a zombie".
+alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	case $st in Z*) return 1 ;; esac
+}
+
+# The daemon_* functions keep DAEMON_PID and wait for the daemon: call them from the
+# script itself, never inside $(...), a pipeline or check, which run in a subshell.
+
+# daemon_start: write the config from the CFG_* variables, start upnotifyd in the
+# gateway namespace and wait until its control socket answers.
+daemon_start() {
+	local end
+	write_config
+	echo "--- upnotifyd start $(date +%T.%N) source=$CFG_SOURCE" >>"$DLOG"
+	ip netns exec "$NS_G" "$UPNOTIFYD" -c "$CONF" -f </dev/null >>"$DLOG" 2>&1 8>&- 9>&- &
+	DAEMON_PID=$!
+	end=$(($(now_ms) + T_READY * 1000))
+	while :; do
+		if ! alive "$DAEMON_PID"; then
+			local rc=0
+			wait "$DAEMON_PID" || rc=$?
+			DAEMON_PID=
+			fail "upnotifyd starts (source $CFG_SOURCE)" "it exited with status $rc" \
+				"config:" "$(sed 's/^/  /' "$CONF")"
+			return 1
+		fi
+		ctl status --json >/dev/null 2>&1 && return 0
+		if [ "$(now_ms)" -ge "$end" ]; then
+			fail "upnotifyd starts (source $CFG_SOURCE)" \
+				"upnotifyctl status did not succeed within $T_READY s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# daemon_stop: SIGTERM and wait; returns the daemon's exit status (1 if it had to be
+# killed after T_STOP s).
+daemon_stop() {
+	local pid=$DAEMON_PID rc=0
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! poll "$T_STOP" not alive "$pid"; then
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		DAEMON_PID=
+		echo "# upnotifyd ignored SIGTERM for $T_STOP s; killed"
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	DAEMON_PID=
+	echo "--- upnotifyd exited with status $rc" >>"$DLOG"
+	return $rc
+}
+
+daemon_kill9() {
+	local pid=$DAEMON_PID
+	[ -n "$pid" ] || return 0
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	DAEMON_PID=
+	echo "--- upnotifyd killed with SIGKILL $(date +%T.%N)" >>"$DLOG"
+}
+
+not() { ! "$@"; }
+
+# ctl ARGS...: upnotifyctl in the gateway namespace, bounded in time.
+ctl() { ip netns exec "$NS_G" timeout "$T_CTL" "$UPNOTIFYCTL" -s "$SOCK" "$@"; }
+
+# --- what the daemon shows --------------------------------------------------------
+
+# wl_entry SERVER CLIENT: that client's entry in SERVER's waitlist (JSON), or fail.
+wl_entry() {
+	ctl waitlist --json | jq -ec --arg s "$1" --arg c "$2" \
+		'first(.[] | select(.server == $s) | .clients[] | select(.client == $c))'
+}
+
+# wl_has SERVER CLIENT [CAUSE|CAUSE...]: the client is on SERVER's waitlist (with one
+# of the causes, if given).
+wl_has() {
+	local e
+	e=$(wl_entry "$1" "$2") || return 1
+	[ $# -ge 3 ] || return 0
+	echo "$e" | jq -e --arg re "^($3)\$" '.cause | test($re)' >/dev/null
+}
+
+# wl_field SERVER CLIENT FIELD: one field of the entry, raw.
+wl_field() { wl_entry "$1" "$2" | jq -r --arg f "$3" '.[$f]'; }
+
+# wl_field_is SERVER CLIENT FIELD VALUE
+wl_field_is() {
+	local v
+	v=$(wl_field "$1" "$2" "$3") || return 1
+	[ "$v" = "$4" ] || { echo "$3 is $v, expected $4"; return 1; }
+}
+
+# wl_jq FILTER [jq options]: the waitlist JSON satisfies FILTER.
+wl_jq() {
+	local f=$1
+	shift
+	ctl waitlist --json | jq -e "$@" "$f" >/dev/null
+}
+
+# status_jq FILTER [jq options]: `upnotifyctl status --json` satisfies FILTER.
+status_jq() {
+	local f=$1
+	shift
+	ctl status --json | jq -e "$@" "$f" >/dev/null
+}
+
+# wl_state SERVER: "down", "refusing", "up"; fails if the server is not listed.
+wl_state() {
+	ctl waitlist --json | jq -er --arg s "$1" 'first(.[] | select(.server == $s)) | .state'
+}
+
+# wl_state_is SERVER STATE
+wl_state_is() { [ "$(wl_state "$1")" = "$2" ]; }
+
+# wl_attempts_ge SERVER CLIENT N
+wl_attempts_ge() {
+	local a
+	a=$(wl_field "$1" "$2" attempts) || return 1
+	[ "$a" -ge "$3" ] 2>/dev/null
+}
+
+# The waitlist in a stable order, for before/after comparisons.
+wl_sorted() {
+	ctl waitlist --json |
+		jq -S 'map(.clients |= sort_by(.client)) | sort_by(.server)'
+}
+
+# Is TIME an RFC 3339 date-time between FROM and TO (epoch seconds, inclusive)?
+rfc3339_between() {
+	local t=$1 s
+	[[ $t =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$ ]] ||
+		return 1
+	s=$(date -d "$t" +%s) || return 1
+	[ "$s" -ge "$2" ] && [ "$s" -le "$3" ]
+}
+
+counters() { ctl status --json | jq -c '.counters'; }
+
+# counter_sum REGEX: the sum of the counters whose names match REGEX.
+counter_sum() {
+	ctl status --json |
+		jq -e --arg re "$1" '[.counters | to_entries[] | select(.key | test($re; "i")) | .value] | add // 0'
+}
+
+# counter_above REGEX N: that sum has grown beyond N.
+counter_above() {
+	local v
+	v=$(counter_sum "$1") || return 1
+	[ "$v" -gt "$2" ]
+}
+
+# --- rules on the gateway ---------------------------------------------------------
+
+# Every iptables/ip6tables/nft rule of the gateway, without packet counters.
+rules_snapshot() {
+	{
+		in_g iptables-save
+		in_g ip6tables-save
+		in_g nft list ruleset
+	} 2>&1 | grep -v '^#' |
+		sed -E 's/\[[0-9]+:[0-9]+\]/[0:0]/g; s/counter packets [0-9]+ bytes [0-9]+/counter/g'
+}
+
+# --- exit -------------------------------------------------------------------------
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT
+	# A signal's trap runs inside whatever redirection was active, often poll's
+	# >/dev/null: report on the script's own stdout and stderr.
+	exec 1>&8 2>&9
+	if [ "$rc" -ne 0 ] && [ "$T_FAILED" -eq 0 ]; then
+		fail "scenario ran to its end" "it stopped with status $rc${UPN_ERR:+ at $UPN_ERR}"
+	fi
+	# After a signal (time limit, ^C) the daemon got it too; its end is no news.
+	if [ "$rc" -lt 128 ] && [ -n "$DAEMON_PID" ] && ! alive "$DAEMON_PID"; then
+		local drc=0
+		wait "$DAEMON_PID" || drc=$?
+		DAEMON_PID=
+		fail "upnotifyd still running at the end" "it exited with status $drc"
+	fi
+	daemon_kill9
+	topo_down
+	if [ "$T_FAILED" -ne 0 ] && [ -n "${UPN_KEEP:-}" ]; then
+		echo "# kept $UPN_TMP"
+	else
+		rm -rf "$UPN_TMP"
+	fi
+	tap_end
+	exit $?
+}
+
+# The script's stdout and stderr, for cleanup (see there). Background children get
+# them closed, so that none can keep a runner's pipe open.
+exec 8>&1 9>&2
+# Where set -e struck, for the report.
+trap 'UPN_ERR="line $LINENO: $BASH_COMMAND"' ERR
+# A timeout or ^C still cleans up: bash runs the EXIT trap for an `exit`.
+trap 'exit 143' TERM
+trap 'exit 130' INT
