@@ -15,17 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
 #include "packet.h"
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool all_zero(const void *p, size_t n)
 {
@@ -55,8 +46,7 @@ static void check_family(const struct upn_addr *a, int family)
 	CHECK(all_zero(a->a + alen, sizeof(a->a) - alen));
 }
 
-static void check_tcp(const struct upn_pkt *p, int family, const uint8_t *data,
-		      size_t size)
+static void check_tcp(const struct upn_pkt *p, int family, const uint8_t *data, size_t size)
 {
 	size_t saddr = family == AF_INET ? 12 : 8, alen = family == AF_INET ? 4 : 16;
 	uint8_t f = p->tcp_flags;
@@ -75,8 +65,7 @@ static void check_tcp(const struct upn_pkt *p, int family, const uint8_t *data,
 		CHECK((f & (TH_SYN | TH_ACK | TH_RST)) == (TH_SYN | TH_ACK));
 }
 
-static void check_unreach(const struct upn_pkt *p, int family, const uint8_t *data,
-			  size_t size)
+static void check_unreach(const struct upn_pkt *p, int family, const uint8_t *data, size_t size)
 {
 	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP ||
 		     p->proto == IPPROTO_SCTP || p->proto == IPPROTO_UDPLITE;

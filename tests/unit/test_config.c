@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,14 +21,6 @@
 #include <unistd.h>
 
 #include "config.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define check(cond, ...)                       \
-	do {                                   \
-		if (!(cond))                   \
-			fail_msg(__VA_ARGS__); \
-	} while (0)
 
 static const char *pfmt(const struct upn_prefix *p)
 {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -22,40 +24,6 @@
 #include "arena.h"
 #include "ihash.h"
 #include "lpm.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define check(cond, ...)                       \
-	do {                                   \
-		if (!(cond))                   \
-			fail_msg(__VA_ARGS__); \
-	} while (0)
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
-static struct upn_prefix pfx(const char *s)
-{
-	struct upn_prefix p;
-
-	assert_int_equal(upn_prefix_parse(s, &p), 0);
-	return p;
-}
-
-static struct upn_addr addr(const char *s)
-{
-	struct upn_addr a;
-
-	assert_int_equal(upn_addr_parse(s, &a), 0);
-	return a;
-}
 
 static const char *fmt(const struct upn_prefix *p)
 {

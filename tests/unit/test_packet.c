@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -27,8 +29,6 @@
 #include <string.h>
 
 #include "packet.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Documentation ranges: the client, the server, a router reporting trouble. */
 #define C4 "192.0.2.10"
@@ -62,8 +62,7 @@ static void put_addr(uint8_t *p, int family, const char *s)
 }
 
 /* @ihl 32-bit words, any beyond five filled with NOP options. */
-static size_t ip4(uint8_t *p, unsigned int ihl, uint8_t proto, const char *src,
-		  const char *dst)
+static size_t ip4(uint8_t *p, unsigned int ihl, uint8_t proto, const char *src, const char *dst)
 {
 	memset(p, IPOPT_NOP, ihl * 4);
 	memset(p, 0, sizeof(struct ip));
@@ -119,8 +118,8 @@ static size_t ah6(uint8_t *p, uint8_t nxt)
 	return 24;
 }
 
-static size_t tcp(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq,
-		  uint32_t ack, uint8_t flags)
+static size_t tcp(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		  uint8_t flags)
 {
 	memset(p, 0, sizeof(struct tcphdr));
 	put16(p, sport);
@@ -603,37 +602,43 @@ static size_t empty(uint8_t *p)
 struct pcase {
 	const char *name;
 	size_t (*build)(uint8_t *p);
-	size_t need;		/* shortest prefix parsed like the whole packet */
+	size_t need; /* shortest prefix parsed like the whole packet */
 	int ret;
 	uint8_t kind, proto, flags, icmp_type, icmp_code;
-	const char *src, *dst, *reporter;	/* NULL: must stay zero */
+	const char *src, *dst, *reporter; /* NULL: must stay zero */
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 };
 
-#define TCP_CASE(n, b, nd, k, f, s, d, sp, dp, sq, ak) \
-	{ n, b, nd, OK, k, IPPROTO_TCP, f, 0, 0, s, d, NULL, sp, dp, sq, ak }
-#define UNREACH_CASE(n, b, nd, p, t, c, s, d, r, sp, dp, sq) \
-	{ n, b, nd, OK, UPN_PKT_UNREACH, p, 0, t, c, s, d, r, sp, dp, sq, 0 }
-#define NOTHING_CASE(n, b, nd, r) { .name = n, .build = b, .need = nd, .ret = r }
+#define TCP_CASE(n, b, nd, k, f, s, d, sp, dp, sq, ak)                            \
+	{                                                                         \
+		n, b, nd, OK, k, IPPROTO_TCP, f, 0, 0, s, d, NULL, sp, dp, sq, ak \
+	}
+#define UNREACH_CASE(n, b, nd, p, t, c, s, d, r, sp, dp, sq)                      \
+	{                                                                         \
+		n, b, nd, OK, UPN_PKT_UNREACH, p, 0, t, c, s, d, r, sp, dp, sq, 0 \
+	}
+#define NOTHING_CASE(n, b, nd, r)                           \
+	{                                                   \
+		.name = n, .build = b, .need = nd, .ret = r \
+	}
 
 static const struct pcase cases[] = {
-	TCP_CASE("v4 SYN", v4_syn, 40, UPN_PKT_SYN, TH_SYN,
-		 C4, S4, 40000, 80, 1000, 0),
-	TCP_CASE("v4 SYN/ACK", v4_synack, 40, UPN_PKT_SYNACK, TH_SYN | TH_ACK,
-		 S4, C4, 80, 40000, 5000, 1001),
-	TCP_CASE("v4 RST/ACK", v4_rstack, 40, UPN_PKT_RST, TH_RST | TH_ACK,
-		 S4, C4, 80, 40000, 0, 1001),
-	TCP_CASE("v4 SYN+RST is a RST", v4_synrst, 40, UPN_PKT_RST, TH_SYN | TH_RST,
-		 C4, S4, 40000, 80, 7, 0),
-	TCP_CASE("v4 IP options", v4_options_syn, 48, UPN_PKT_SYN, TH_SYN,
-		 C4, S4, 40000, 443, 99, 0),
-	TCP_CASE("v4 TCP options and payload", v4_syn_payload, 40, UPN_PKT_SYN, TH_SYN,
-		 C4, S4, 40000, 80, 1000, 0),
-	TCP_CASE("v4 capture shorter than total length", v4_syn_capture_short, 40,
-		 UPN_PKT_SYN, TH_SYN, C4, S4, 40000, 80, 1000, 0),
-	TCP_CASE("v4 first fragment", v4_first_frag_syn, 40, UPN_PKT_SYN, TH_SYN,
-		 C4, S4, 40000, 80, 1000, 0),
+	TCP_CASE("v4 SYN", v4_syn, 40, UPN_PKT_SYN, TH_SYN, C4, S4, 40000, 80, 1000, 0),
+	TCP_CASE("v4 SYN/ACK", v4_synack, 40, UPN_PKT_SYNACK, TH_SYN | TH_ACK, S4, C4, 80, 40000,
+		 5000, 1001),
+	TCP_CASE("v4 RST/ACK", v4_rstack, 40, UPN_PKT_RST, TH_RST | TH_ACK, S4, C4, 80, 40000, 0,
+		 1001),
+	TCP_CASE("v4 SYN+RST is a RST", v4_synrst, 40, UPN_PKT_RST, TH_SYN | TH_RST, C4, S4, 40000,
+		 80, 7, 0),
+	TCP_CASE("v4 IP options", v4_options_syn, 48, UPN_PKT_SYN, TH_SYN, C4, S4, 40000, 443, 99,
+		 0),
+	TCP_CASE("v4 TCP options and payload", v4_syn_payload, 40, UPN_PKT_SYN, TH_SYN, C4, S4,
+		 40000, 80, 1000, 0),
+	TCP_CASE("v4 capture shorter than total length", v4_syn_capture_short, 40, UPN_PKT_SYN,
+		 TH_SYN, C4, S4, 40000, 80, 1000, 0),
+	TCP_CASE("v4 first fragment", v4_first_frag_syn, 40, UPN_PKT_SYN, TH_SYN, C4, S4, 40000, 80,
+		 1000, 0),
 	NOTHING_CASE("v4 plain ACK", v4_ack, 40, OK),
 	NOTHING_CASE("v4 UDP", v4_udp, 20, OK),
 	NOTHING_CASE("v4 later fragment", v4_later_frag, 20, OK),
@@ -649,35 +654,31 @@ static const struct pcase cases[] = {
 		     ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, C4, S4, R4, 40000, 80, 1000),
 	UNREACH_CASE("v4 port unreachable, UDP", v4_port_unreach_udp, 56, IPPROTO_UDP,
 		     ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, C4, S4, S4, 5353, 53, 0),
-	UNREACH_CASE("v4 unreachable, inner IP options", v4_unreach_inner_options, 60,
-		     IPPROTO_TCP, ICMP_DEST_UNREACH, ICMP_NET_UNREACH, C4, S4, R4,
-		     40000, 80, 1000),
-	UNREACH_CASE("v4 unreachable, inner ICMP", v4_unreach_inner_icmp, 48,
-		     IPPROTO_ICMP, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, C4, S4, R4,
-		     0, 0, 0),
-	UNREACH_CASE("v4 protocol unreachable, SCTP", v4_unreach_inner_sctp, 56,
-		     IPPROTO_SCTP, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, C4, S4, R4,
-		     2905, 3868, 0),
-	NOTHING_CASE("v4 unreachable, inner later fragment", v4_unreach_inner_later_frag,
-		     48, OK),
+	UNREACH_CASE("v4 unreachable, inner IP options", v4_unreach_inner_options, 60, IPPROTO_TCP,
+		     ICMP_DEST_UNREACH, ICMP_NET_UNREACH, C4, S4, R4, 40000, 80, 1000),
+	UNREACH_CASE("v4 unreachable, inner ICMP", v4_unreach_inner_icmp, 48, IPPROTO_ICMP,
+		     ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, C4, S4, R4, 0, 0, 0),
+	UNREACH_CASE("v4 protocol unreachable, SCTP", v4_unreach_inner_sctp, 56, IPPROTO_SCTP,
+		     ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, C4, S4, R4, 2905, 3868, 0),
+	NOTHING_CASE("v4 unreachable, inner later fragment", v4_unreach_inner_later_frag, 48, OK),
 	NOTHING_CASE("v4 unreachable, inner IPv6", v4_unreach_inner_v6, 29, BAD),
 	NOTHING_CASE("v4 unreachable, inner TCP cut", v4_unreach_inner_short, 56, TRUNC),
 	NOTHING_CASE("v4 unreachable, inner IHL 4", v4_unreach_inner_ihl4, 48, BAD),
 	NOTHING_CASE("v4 unreachable, no quote", v4_unreach_no_quote, 29, TRUNC),
 
-	TCP_CASE("v6 SYN, hop-by-hop and dest opts", v6_syn_hbh_dstopts, 84, UPN_PKT_SYN,
-		 TH_SYN, C6, S6, 40001, 443, 0xdeadbeef, 0),
-	TCP_CASE("v6 SYN/ACK", v6_synack, 60, UPN_PKT_SYNACK, TH_SYN | TH_ACK,
-		 S6, C6, 443, 40001, 1, 0xdeadbef0),
-	TCP_CASE("v6 RST/ACK", v6_rst, 60, UPN_PKT_RST, TH_RST | TH_ACK,
-		 S6, C6, 443, 40001, 0, 0xdeadbef0),
-	TCP_CASE("v6 first fragment", v6_first_frag_syn, 68, UPN_PKT_SYN, TH_SYN,
-		 C6, S6, 40001, 443, 5, 0),
+	TCP_CASE("v6 SYN, hop-by-hop and dest opts", v6_syn_hbh_dstopts, 84, UPN_PKT_SYN, TH_SYN,
+		 C6, S6, 40001, 443, 0xdeadbeef, 0),
+	TCP_CASE("v6 SYN/ACK", v6_synack, 60, UPN_PKT_SYNACK, TH_SYN | TH_ACK, S6, C6, 443, 40001,
+		 1, 0xdeadbef0),
+	TCP_CASE("v6 RST/ACK", v6_rst, 60, UPN_PKT_RST, TH_RST | TH_ACK, S6, C6, 443, 40001, 0,
+		 0xdeadbef0),
+	TCP_CASE("v6 first fragment", v6_first_frag_syn, 68, UPN_PKT_SYN, TH_SYN, C6, S6, 40001,
+		 443, 5, 0),
 	TCP_CASE("v6 AH", v6_ah_syn, 84, UPN_PKT_SYN, TH_SYN, C6, S6, 40001, 443, 5, 0),
-	TCP_CASE("v6 eight extension headers", v6_8_exthdrs, 124, UPN_PKT_SYN, TH_SYN,
-		 C6, S6, 40001, 443, 5, 0),
-	TCP_CASE("v6 capture shorter than payload length", v6_syn_capture_short, 60,
-		 UPN_PKT_SYN, TH_SYN, C6, S6, 40001, 443, 5, 0),
+	TCP_CASE("v6 eight extension headers", v6_8_exthdrs, 124, UPN_PKT_SYN, TH_SYN, C6, S6,
+		 40001, 443, 5, 0),
+	TCP_CASE("v6 capture shorter than payload length", v6_syn_capture_short, 60, UPN_PKT_SYN,
+		 TH_SYN, C6, S6, 40001, 443, 5, 0),
 	NOTHING_CASE("v6 later fragment", v6_later_frag, 48, OK),
 	NOTHING_CASE("v6 nine extension headers", v6_9_exthdrs, 104, OK),
 	NOTHING_CASE("v6 ESP", v6_esp, 40, OK),
@@ -687,14 +688,12 @@ static const struct pcase cases[] = {
 	NOTHING_CASE("v6 header cut", v6_header_short, 40, TRUNC),
 
 	UNREACH_CASE("v6 address unreachable, TCP", v6_unreach_tcp, 96, IPPROTO_TCP,
-		     ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, C6, S6, R6,
-		     40001, 443, 0xdeadbeef),
+		     ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, C6, S6, R6, 40001, 443, 0xdeadbeef),
 	UNREACH_CASE("v6 port unreachable, UDP after hop-by-hop", v6_unreach_udp_hbh, 104,
-		     IPPROTO_UDP, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, C6, S6, S6,
-		     5353, 53, 0),
-	UNREACH_CASE("v6 port unreachable, UDP-Lite", v6_unreach_udplite, 96,
-		     IPPROTO_UDPLITE, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, C6, S6, S6,
-		     4000, 5004, 0),
+		     IPPROTO_UDP, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, C6, S6, S6, 5353, 53,
+		     0),
+	UNREACH_CASE("v6 port unreachable, UDP-Lite", v6_unreach_udplite, 96, IPPROTO_UDPLITE,
+		     ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, C6, S6, S6, 4000, 5004, 0),
 	NOTHING_CASE("v6 unreachable, inner IPv4", v6_unreach_inner_v4, 49, BAD),
 	NOTHING_CASE("v6 unreachable, inner TCP cut", v6_unreach_inner_short, 96, TRUNC),
 
@@ -713,8 +712,8 @@ static void check_addr(const char *what, const struct upn_addr *got, const char 
 	else
 		memset(&w, 0, sizeof(w));
 	if (!upn_addr_eq(got, &w))
-		fail_msg("%s: got %s (family %u), want %s", what,
-			 upn_addr_fmt(got, buf), got->family, want ? want : "none");
+		fail_msg("%s: got %s (family %u), want %s", what, upn_addr_fmt(got, buf),
+			 got->family, want ? want : "none");
 }
 
 static void check_fields(const struct pcase *c, const struct upn_pkt *got)
@@ -741,7 +740,7 @@ static int parse_prefix(const uint8_t *pkt, size_t n, struct upn_pkt *out)
 
 	assert_non_null(copy);
 	memcpy(copy, pkt, n);
-	memset(out, 0x5a, sizeof(*out));	/* the parser must clear it */
+	memset(out, 0x5a, sizeof(*out)); /* the parser must clear it */
 	ret = upn_packet_parse(copy, n, out);
 	free(copy);
 	return ret;
@@ -767,11 +766,11 @@ static void run_case(void **state)
 	for (size_t n = 0; n < len; n++) {
 		ret = parse_prefix(pkt, n, &got);
 		if (n < c->need && (ret != TRUNC || memcmp(&got, &zero, sizeof(got))))
-			fail_msg("%zu of %zu bytes: got %d kind %u, want truncated and zeroed",
-				 n, len, ret, got.kind);
+			fail_msg("%zu of %zu bytes: got %d kind %u, want truncated and zeroed", n,
+				 len, ret, got.kind);
 		if (n >= c->need && (ret != c->ret || memcmp(&got, &whole, sizeof(got))))
-			fail_msg("%zu of %zu bytes: got %d kind %u, want the same as all of it",
-				 n, len, ret, got.kind);
+			fail_msg("%zu of %zu bytes: got %d kind %u, want the same as all of it", n,
+				 len, ret, got.kind);
 	}
 }
 

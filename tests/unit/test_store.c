@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include "event.h"
 #include "store.h"
 
@@ -68,14 +70,6 @@ static int teardown(void **state)
 }
 
 /* ---- building ops ---- */
-
-static struct upn_addr addr(const char *s)
-{
-	struct upn_addr a;
-
-	assert_int_equal(upn_addr_parse(s, &a), 0);
-	return a;
-}
 
 static struct upn_store_op put_server(const char *a, int state, int cause, int64_t since)
 {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -18,24 +20,6 @@
 #include <string.h>
 
 #include "syntrack.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define check(cond, ...)                       \
-	do {                                   \
-		if (!(cond))                   \
-			fail_msg(__VA_ARGS__); \
-	} while (0)
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
 
 static struct upn_syn_key key(const char *client, uint16_t cport, const char *server,
 			      uint16_t sport)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,31 +26,7 @@
 #include "journal.h"
 #include "waitlist.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define check(cond, ...)                       \
-	do {                                   \
-		if (!(cond))                   \
-			fail_msg(__VA_ARGS__); \
-	} while (0)
-
 #define NS 1000000000ull
-
-static struct upn_addr addr(const char *s)
-{
-	struct upn_addr a;
-
-	assert_int_equal(upn_addr_parse(s, &a), 0);
-	return a;
-}
-
-static struct upn_prefix pfx(const char *s)
-{
-	struct upn_prefix p;
-
-	assert_int_equal(upn_prefix_parse(s, &p), 0);
-	return p;
-}
 
 static struct upn_event failed(uint8_t cause, const char *client, const char *server, uint16_t port,
 			       uint64_t ts)
