@@ -106,26 +106,42 @@ static void drop_empty_table(int family)
 	run(del, NULL, 0, NULL, 0);
 }
 
+/* Deletes every rule of @hook that jumps to @chain, whatever its match: what a
+ * previous version or a killed run installed, too. */
+static void delete_jumps(int family, const char *hook, const char *chain)
+{
+	char *list[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-S", (char *)hook, NULL };
+	char out[16384], target[64], *line, *save = NULL;
+
+	if (run(list, NULL, 0, out, sizeof(out)))
+		return;
+	snprintf(target, sizeof(target), " -j %s", chain);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *argv[32] = { (char *)tool(family, 0), "-w", "-t", "mangle" }, *tok,
+		     *ts = NULL;
+		size_t n = 4;
+		const char *end = strstr(line, target);
+
+		/* "-A FORWARD -p tcp -j UPNOTIFY_FWD" becomes "-D FORWARD -p tcp -j ...". */
+		if (strncmp(line, "-A ", 3) || !end || end[strlen(target)] != '\0')
+			continue;
+		line[1] = 'D';
+		for (tok = strtok_r(line, " ", &ts); tok && n < 31; tok = strtok_r(NULL, " ", &ts))
+			argv[n++] = tok;
+		argv[n] = NULL;
+		run(argv, NULL, 0, NULL, 0);
+	}
+}
+
 static void remove_family(int family)
 {
 	for (size_t i = 0; i < 2; i++) {
-		char *del[] = { (char *)tool(family, 0),
-				"-w",
-				"-t",
-				"mangle",
-				"-D",
-				(char *)chains[i][0],
-				"-j",
-				(char *)chains[i][1],
-				NULL };
 		char *flush[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-F",
 				  (char *)chains[i][1],	   NULL };
 		char *drop[] = { (char *)tool(family, 0), "-w", "-t", "mangle", "-X",
 				 (char *)chains[i][1],	  NULL };
 
-		/* Bounded: a jump can only have been added a few times. */
-		for (int n = 0; n < 16 && run(del, NULL, 0, NULL, 0) == 0; n++)
-			;
+		delete_jumps(family, chains[i][0], chains[i][1]);
 		run(flush, NULL, 0, NULL, 0);
 		run(drop, NULL, 0, NULL, 0);
 	}
@@ -188,7 +204,11 @@ char *upn_rules_render(const struct upn_config *cfg, int family)
 		queue_rule(o.f, "UPNOTIFY_FWD", icmp, "", NULL, cfg->queue);
 		queue_rule(o.f, "UPNOTIFY_OUT", icmp, "", NULL, cfg->queue);
 	}
-	fprintf(o.f, "-I FORWARD 1 -j UPNOTIFY_FWD\n-I OUTPUT 1 -j UPNOTIFY_OUT\nCOMMIT\n");
+	/* Jump only for TCP and ICMP: bulk UDP never enters our chains. */
+	fprintf(o.f, "-I FORWARD 1 -p tcp -j UPNOTIFY_FWD\n-I FORWARD 2 %s -j UPNOTIFY_FWD\n",
+		family == AF_INET ? "-p icmp" : "-p ipv6-icmp");
+	fprintf(o.f, "-I OUTPUT 1 %s -j UPNOTIFY_OUT\nCOMMIT\n",
+		family == AF_INET ? "-p icmp" : "-p ipv6-icmp");
 	fclose(o.f);
 	return o.buf;
 }
