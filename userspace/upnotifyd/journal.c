@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "loop.h"
 
 void upn_journal_init(struct upn_journal *j, struct upn_store *store)
 {
@@ -44,6 +45,8 @@ struct upn_store_op *upn_journal_op(struct upn_journal *j, uint32_t *marker)
 		return &j->ops[*marker - 1];
 	if (j->n == j->cap && reserve(j))
 		return NULL;
+	if (!j->n)
+		j->first_ms = upn_now_mono_ms();
 	j->owner[j->n] = marker;
 	*marker = (uint32_t)++j->n;
 	memset(&j->ops[j->n - 1], 0, sizeof(j->ops[0]));
@@ -87,6 +90,16 @@ uint64_t upn_journal_flush(struct upn_journal *j)
 	j->owner = NULL;
 	j->n = j->cap = 0;
 	return ++j->seq;
+}
+
+bool upn_journal_due(const struct upn_journal *j, int64_t now_ms)
+{
+	return j->n && (j->n >= UPN_STORE_BATCH_MAX || now_ms - j->first_ms >= UPN_STORE_FLUSH_MS);
+}
+
+int64_t upn_journal_deadline(const struct upn_journal *j)
+{
+	return j->n ? j->first_ms + UPN_STORE_FLUSH_MS : -1;
 }
 
 uint64_t upn_journal_barrier(const struct upn_journal *j)

@@ -7,6 +7,7 @@
 #ifndef UPN_JOURNAL_H
 #define UPN_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,8 @@ struct upn_journal {
 	struct upn_store_op *ops;
 	uint32_t **owner; /* the marker pointing at each op, or NULL */
 	size_t n, cap;
-	uint64_t seq; /* of the last batch handed over */
+	int64_t first_ms; /* CLOCK_MONOTONIC of the oldest change waiting */
+	uint64_t seq;	  /* of the last batch handed over */
 	uint64_t submitted_ops;
 };
 
@@ -29,6 +31,12 @@ void upn_journal_destroy(struct upn_journal *j);
 struct upn_store_op *upn_journal_op(struct upn_journal *j, uint32_t *marker);
 /* A record is going away: its op stays in the batch but no longer points back. */
 void upn_journal_disown(struct upn_journal *j, uint32_t *marker);
+/* Is it time to hand the batch over: its oldest change has waited UPN_STORE_FLUSH_MS,
+ * or it holds UPN_STORE_BATCH_MAX changes? Waiting a little turns a flood of updates
+ * into one commit, and one fsync, per interval. */
+bool upn_journal_due(const struct upn_journal *j, int64_t now_ms);
+/* When it will be due, or -1 when nothing waits. */
+int64_t upn_journal_deadline(const struct upn_journal *j);
 /* Hands the batch to the store's writer if it is idle. Returns the batch's sequence
  * number, or 0 if nothing was handed over. */
 uint64_t upn_journal_flush(struct upn_journal *j);

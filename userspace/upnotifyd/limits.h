@@ -39,8 +39,11 @@ enum upn_limits {
 	/* A control client that neither finishes a request nor reads its reply. */
 	UPN_CTL_IDLE_MS = 30000,
 
-	/* Store: how long the writer thread waits after a failed commit. The event loop
-	 * hands changes over whenever the writer is idle, so there is no flush delay. */
+	/* Store: the longest a change waits before it is handed to the writer thread,
+	 * so a flood costs at most one commit (one fsync) per interval; a batch this
+	 * large goes at once; and how long the writer waits after a failed commit. */
+	UPN_STORE_FLUSH_MS = 20,
+	UPN_STORE_BATCH_MAX = 65536,
 	UPN_STORE_RETRY_MS = 1000,
 	UPN_STORE_BUSY_TIMEOUT_MS = 5000,
 

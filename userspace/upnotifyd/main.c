@@ -244,8 +244,11 @@ static int run(struct runtime *rt)
 
 	while (!d->loop.stop) {
 		int64_t now = upn_now_mono_ms(), next = upn_detect_next_deadline(&d->detect);
+		int64_t flush = upn_journal_deadline(&d->journal);
 		int timeout = 1000;
 
+		if (flush >= 0 && (next < 0 || flush < next))
+			next = flush;
 		if (next >= 0 && next - now < timeout)
 			timeout = next > now ? (int)(next - now) : 0;
 		if (upn_loop_once(&d->loop, timeout) < 0) {
@@ -254,7 +257,8 @@ static int run(struct runtime *rt)
 		}
 		now = upn_now_mono_ms();
 		upn_detect_expire(&d->detect, now, upn_now_real_ns());
-		upn_journal_flush(&d->journal);
+		if (upn_journal_due(&d->journal, now))
+			upn_journal_flush(&d->journal);
 		upn_control_tick(d->ctl, upn_store_durable_seq(d->store), now);
 	}
 	return 0;
