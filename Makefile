@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium
+PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium netsnmp libesmtp-1.0 libssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

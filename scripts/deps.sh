@@ -10,11 +10,11 @@ PKGS=(
 	# build
 	make gcc pkg-config clang libclang-rt-dev
 	libmnl-dev libnetfilter-queue-dev libsqlite3-dev libinih-dev libjansson-dev
-	libsodium-dev
+	libsodium-dev libsnmp-dev libesmtp-dev libssl-dev
 	# run: upnotifyd installs its rules with iptables-nft and drops an empty table with nft
 	iptables nftables
-	# tests
-	libcmocka-dev sqlite3 iproute2 netcat-openbsd curl socat
+	# tests: a real MTA and a real SNMP agent and trap sender
+	libcmocka-dev sqlite3 iproute2 netcat-openbsd curl socat postfix snmpd snmp
 	procps psmisc jq
 	# bench
 	hping3
@@ -34,5 +34,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# postfix asks what kind of mail system this is; the tests run private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -284,6 +284,212 @@ static int detect_key(struct parse *p, const char *name, const char *v)
 	return fail(p, "unknown key '%s' in [detect]", name);
 }
 
+static int parse_str(struct parse *p, const char *name, const char *v, char *out, size_t max)
+{
+	if (strlen(v) >= max)
+		return fail(p, "%s: longer than %zu characters", name, max - 1);
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return fail(p, "%s: control characters are not allowed", name);
+	strcpy(out, v);
+	return 1;
+}
+
+/* NAME AUTHPROTO AUTHPASS PRIVPROTO PRIVPASS [ENGINEID] */
+static int snmp_user(struct parse *p, const char *v)
+{
+	static const char *const auths[] = { "SHA", "SHA-256", "SHA-512", "MD5", NULL };
+	static const char *const privs[] = { "AES", "AES-256", "DES", NULL };
+	struct upn_config *c = p->cfg;
+	struct upn_snmp_user u = { 0 }, *nv;
+	int n = sscanf(v, "%63s %15s %127s %15s %127s %79s", u.name, u.auth_proto, u.auth_pass,
+		       u.priv_proto, u.priv_pass, u.engine_id);
+	bool ok_auth = false, ok_priv = false;
+
+	if (n < 5)
+		return fail(p, "snmp_v3_user: expected NAME SHA AUTHPASS AES PRIVPASS [ENGINEID]");
+	for (size_t i = 0; auths[i]; i++)
+		ok_auth |= !strcasecmp(u.auth_proto, auths[i]);
+	for (size_t i = 0; privs[i]; i++)
+		ok_priv |= !strcasecmp(u.priv_proto, privs[i]);
+	if (!ok_auth)
+		return fail(p,
+			    "snmp_v3_user: auth protocol '%s' is not SHA, SHA-256, SHA-512 or MD5",
+			    u.auth_proto);
+	if (!ok_priv)
+		return fail(p, "snmp_v3_user: privacy protocol '%s' is not AES, AES-256 or DES",
+			    u.priv_proto);
+	/* RFC 3414: the USM needs passphrases of at least eight characters. */
+	if (strlen(u.auth_pass) < 8 || strlen(u.priv_pass) < 8)
+		return fail(p, "snmp_v3_user: passphrases need at least 8 characters");
+	if (n == 6) {
+		const char *h = u.engine_id + (strncasecmp(u.engine_id, "0x", 2) ? 0 : 2);
+
+		if (strlen(h) < 10 || strlen(h) % 2 ||
+		    strspn(h, "0123456789abcdefABCDEF") != strlen(h))
+			return fail(p, "snmp_v3_user: engine ID '%s' is not 5-32 bytes of hex",
+				    u.engine_id);
+	}
+	nv = realloc(c->snmp_users, (c->nsnmp_users + 1) * sizeof(*nv));
+	if (!nv)
+		return fail(p, "out of memory");
+	nv[c->nsnmp_users++] = u;
+	c->snmp_users = nv;
+	return 1;
+}
+
+static int add_oid(struct parse *p, const char *tok, void *arg)
+{
+	struct upn_config *c = p->cfg;
+	char **nv;
+	size_t len = strlen(tok);
+
+	/* Numeric OIDs only: names would need MIB files at run time. */
+	if (len > 255 || strspn(tok, "0123456789.") != len || tok[0] == '.' ||
+	    tok[len - 1] == '.' || strstr(tok, ".."))
+		return fail(p, "trap_oids: '%s' is not a numeric OID like 1.3.6.1.4.1.8072.4.0.1",
+			    tok);
+	nv = realloc(c->trap_oids, (c->ntrap_oids + 1) * sizeof(*nv));
+	if (!nv || !(nv[c->ntrap_oids] = strdup(tok)))
+		return fail(p, "out of memory");
+	c->trap_oids = nv;
+	c->ntrap_oids++;
+	return 1;
+}
+
+static int recovery_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+
+	if (!strcmp(name, "snmp_listen"))
+		return parse_str(p, name, v, c->snmp_listen, sizeof(c->snmp_listen));
+	if (!strcmp(name, "snmp_community"))
+		return parse_str(p, name, v, c->snmp_community, sizeof(c->snmp_community));
+	if (!strcmp(name, "snmp_v3_user"))
+		return snmp_user(p, v);
+	if (!strcmp(name, "trap_oids"))
+		return each_item(p, v, add_oid, NULL);
+	if (!strcmp(name, "probe"))
+		return parse_bool(p, name, v, &c->probe);
+	if (!strcmp(name, "probe_interval"))
+		return parse_ms(p, name, v, 100, 86400000, &c->probe_interval_ms);
+	if (!strcmp(name, "probe_max_interval"))
+		return parse_ms(p, name, v, 100, 86400000, &c->probe_max_interval_ms);
+	if (!strcmp(name, "rise"))
+		return parse_u32(p, name, v, 1, 100, &c->rise);
+	if (!strcmp(name, "neigh"))
+		return parse_bool(p, name, v, &c->neigh);
+	return fail(p, "unknown key '%s' in [recovery]", name);
+}
+
+static int add_relay(struct parse *p, const char *tok, void *arg)
+{
+	struct upn_mail_config *m = arg;
+	struct upn_relay r = { .port = 25 }, *nv;
+	const char *host = tok, *colon;
+	size_t hlen;
+
+	if (!strncmp(tok, "smtp://", 7))
+		host = tok + 7;
+	else if (strstr(tok, "://"))
+		return fail(p, "relay: '%s': only smtp:// relays (STARTTLS is set with starttls)",
+			    tok);
+	if (*host == '[') {
+		/* [2001:db8::25]:25 */
+		colon = strchr(host, ']');
+		if (!colon)
+			return fail(p, "relay: '%s': unclosed '['", tok);
+		hlen = (size_t)(colon - host - 1);
+		host++;
+		colon = colon[1] == ':' ? colon + 1 : NULL;
+	} else {
+		colon = strrchr(host, ':');
+		hlen = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (!hlen || hlen >= sizeof(r.host))
+		return fail(p, "relay: '%s': no host", tok);
+	memcpy(r.host, host, hlen);
+	if (colon) {
+		uint32_t port;
+
+		if (!parse_u32(p, "relay port", colon + 1, 1, 65535, &port))
+			return 0;
+		r.port = (uint16_t)port;
+	}
+	nv = realloc(m->relays, (m->nrelays + 1) * sizeof(*nv));
+	if (!nv)
+		return fail(p, "out of memory");
+	nv[m->nrelays++] = r;
+	m->relays = nv;
+	return 1;
+}
+
+static int parse_rate(struct parse *p, const char *name, const char *v, uint32_t *out)
+{
+	char buf[32];
+	const char *slash = strchr(v, '/');
+
+	/* "100" or "100/s" */
+	if (slash && strcmp(slash, "/s"))
+		return fail(p, "%s: expected messages per second like 100 or 100/s", name);
+	snprintf(buf, sizeof(buf), "%.*s", slash ? (int)(slash - v) : (int)strlen(v), v);
+	return parse_u32(p, name, buf, 0, 1000000, out);
+}
+
+static int mail_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_mail_config *m = &p->cfg->mail;
+
+	if (!strcmp(name, "relay"))
+		return each_item(p, v, add_relay, m);
+	if (!strcmp(name, "relay_order")) {
+		if (!strcmp(v, "ordered"))
+			m->order = UPN_RELAY_ORDERED;
+		else if (!strcmp(v, "least-loaded"))
+			m->order = UPN_RELAY_LEAST_LOADED;
+		else
+			return fail(p, "relay_order: expected ordered or least-loaded, got '%s'",
+				    v);
+		return 1;
+	}
+	if (!strcmp(name, "from")) {
+		if (!upn_mail_valid(v))
+			return fail(p, "from: '%s' is not a usable mail address", v);
+		strcpy(m->from, v);
+		return 1;
+	}
+	if (!strcmp(name, "starttls")) {
+		if (!strcmp(v, "no"))
+			m->starttls = UPN_STARTTLS_NO;
+		else if (!strcmp(v, "yes"))
+			m->starttls = UPN_STARTTLS_YES;
+		else if (!strcmp(v, "required"))
+			m->starttls = UPN_STARTTLS_REQUIRED;
+		else
+			return fail(p, "starttls: expected no, yes or required, got '%s'", v);
+		return 1;
+	}
+	if (!strcmp(name, "ca_file"))
+		return parse_path(p, name, v, m->ca_file, sizeof(m->ca_file));
+	if (!strcmp(name, "auth_file"))
+		return parse_path(p, name, v, m->auth_file, sizeof(m->auth_file));
+	if (!strcmp(name, "template"))
+		return parse_path(p, name, v, m->template_path, sizeof(m->template_path));
+	if (!strcmp(name, "rate"))
+		return parse_rate(p, name, v, &m->rate);
+	if (!strcmp(name, "rate_per_domain"))
+		return parse_rate(p, name, v, &m->rate_per_domain);
+	if (!strcmp(name, "retry_min"))
+		return parse_ms(p, name, v, 100, 86400000, &m->retry_min_ms);
+	if (!strcmp(name, "retry_max"))
+		return parse_ms(p, name, v, 100, 86400000, &m->retry_max_ms);
+	if (!strcmp(name, "give_up"))
+		return parse_ms(p, name, v, 1000, 30u * 86400000, &m->give_up_ms);
+	if (!strcmp(name, "relay_retry"))
+		return parse_ms(p, name, v, 100, 86400000, &m->relay_retry_ms);
+	return fail(p, "unknown key '%s' in [mail]", name);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *v)
 {
 	struct parse *p = user;
@@ -302,10 +508,25 @@ static int handler(void *user, const char *section, const char *name, const char
 		return fail(p, "unknown key '%s' in [waitlist]", name);
 	}
 	if (!strcmp(section, "store")) {
+		uint32_t ms = 0;
+
 		if (!strcmp(name, "path"))
 			return parse_path(p, name, v, c->store_path, sizeof(c->store_path));
+		if (!strcmp(name, "max_wait")) {
+			/* Whole seconds from 1 minute to a year. */
+			if (!parse_ms(p, name, v, 60000, UINT32_MAX, &ms))
+				return 0;
+			if (ms / 1000 > 366u * 86400)
+				return fail(p, "max_wait: at most 366d");
+			c->max_wait_s = ms / 1000;
+			return 1;
+		}
 		return fail(p, "unknown key '%s' in [store]", name);
 	}
+	if (!strcmp(section, "recovery"))
+		return recovery_key(p, name, v);
+	if (!strcmp(section, "mail"))
+		return mail_key(p, name, v);
 	if (!strcmp(section, "control")) {
 		if (!strcmp(name, "socket"))
 			return parse_path(p, name, v, c->ctl_socket, UPN_CTL_PATH_MAX);
@@ -346,6 +567,18 @@ void upn_config_defaults(struct upn_config *c)
 	c->per_server_max = UPN_WAITLIST_PER_SERVER_DEFAULT;
 	c->total_max = UPN_WAITLIST_TOTAL_DEFAULT;
 	strcpy(c->store_path, "/var/lib/upnotify/upnotify.db");
+	c->max_wait_s = 86400;
+	/* Traps are opt-in: listening on 162 is a decision for the operator. */
+	c->probe = true;
+	c->probe_interval_ms = 10000;
+	c->probe_max_interval_ms = 300000;
+	c->rise = 2;
+	c->neigh = true;
+	strcpy(c->mail.from, "upnotify@localhost.localdomain");
+	c->mail.retry_min_ms = 30000;
+	c->mail.retry_max_ms = 3600000;
+	c->mail.give_up_ms = 2u * 86400000;
+	c->mail.relay_retry_ms = 60000;
 	strcpy(c->ctl_socket, "/run/upnotify/upnotifyd.sock");
 	c->ctl_mode = 0600;
 }
@@ -355,9 +588,18 @@ void upn_config_free(struct upn_config *c)
 	free(c->watch);
 	free(c->ignore);
 	free(c->clients);
+	free(c->snmp_users);
+	for (size_t i = 0; i < c->ntrap_oids; i++)
+		free(c->trap_oids[i]);
+	free(c->trap_oids);
+	free(c->mail.relays);
 	c->watch = c->ignore = NULL;
 	c->clients = NULL;
-	c->nwatch = c->nignore = c->nclients = 0;
+	c->snmp_users = NULL;
+	c->trap_oids = NULL;
+	c->mail.relays = NULL;
+	c->nwatch = c->nignore = c->nclients = c->nsnmp_users = c->ntrap_oids = 0;
+	c->mail.nrelays = 0;
 }
 
 int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t errlen)

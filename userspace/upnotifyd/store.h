@@ -45,6 +45,20 @@ struct upn_store_client {
 	char mail[UPN_MAIL_MAX + 1];
 };
 
+/* A recovery mail to send: queued in the same transaction that takes its client off
+ * the waitlist. (server, client, outage) is unique: one mail per outage, ever. */
+struct upn_store_mail {
+	struct upn_addr server, client;
+	int64_t outage;		/* the server's down-since: names the outage */
+	int64_t recovered;	/* unix seconds */
+	uint8_t cause;		/* of the recovery, enum upnotify_cause */
+	uint16_t port;		/* what the client tried */
+	uint8_t proto;
+	int64_t first, last;
+	uint32_t attempts;
+	char recipient[UPN_MAIL_MAX + 1];
+};
+
 enum upn_store_op_kind {
 	UPN_STORE_PUT_SERVER, /* insert or replace, by addr */
 	UPN_STORE_DEL_SERVER, /* by addr; deletes its entries too */
@@ -52,6 +66,7 @@ enum upn_store_op_kind {
 	UPN_STORE_DEL_ENTRY,  /* by (server, client) */
 	UPN_STORE_PUT_CLIENT, /* insert or replace, by prefix */
 	UPN_STORE_DEL_CLIENT, /* by prefix */
+	UPN_STORE_PUT_MAIL,   /* into the outbox, state queued; a duplicate is ignored */
 };
 
 struct upn_store_op {
@@ -60,6 +75,7 @@ struct upn_store_op {
 		struct upn_store_server server;
 		struct upn_store_entry entry;
 		struct upn_store_client client;
+		struct upn_store_mail mail;
 	};
 };
 

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Copyright (C) 2026 The upnotify authors. */
+/* The mailer: a thread that drains the outbox table of the store with libesmtp.
+ *
+ * The event loop only ever queues mail through the store (UPN_STORE_PUT_MAIL, in the
+ * transaction that takes the client off the waitlist) and kicks the mailer. The mailer
+ * has its own SQLite connection; it picks queued messages that are due, sends them in
+ * one SMTP session per relay with pipelining, and marks each one sent as soon as the
+ * relay has accepted it, so that a kill -9 at any moment neither loses a message nor
+ * sends again one the relay took. Temporary failures are retried with exponential
+ * backoff, permanent ones are recorded per recipient. */
+#ifndef UPN_MAILER_H
+#define UPN_MAILER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct upn_mailer_stats {
+	uint64_t sent;			/* accepted by a relay */
+	uint64_t temp_failures;		/* 4xx or connection trouble: retried */
+	uint64_t perm_failures;		/* 5xx, or given up after give_up_ms: failed */
+	uint64_t sessions;		/* SMTP sessions opened */
+	uint64_t relay_failures;	/* relays found dead */
+	uint64_t rate_limited;		/* messages held back by a rate limit */
+	uint64_t header_rejected;	/* messages refused: a value would inject a header */
+	uint64_t queued;		/* gauge: messages waiting */
+};
+
+struct upn_mailer;
+
+/* Opens its own connection to the store's database at @db_path (the store must have
+ * created the schema) and starts the thread. NULL with a message in @err. */
+struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const char *db_path,
+				    char *err, size_t errlen);
+/* New mail was committed: look now rather than at the next poll. Async-signal-safe. */
+void upn_mailer_kick(struct upn_mailer *m);
+/* Finishes the message in hand (never abandons one the relay may have accepted
+ * without recording it), then stops the thread. */
+void upn_mailer_stop(struct upn_mailer *m);
+void upn_mailer_get_stats(struct upn_mailer *m, struct upn_mailer_stats *out);
+
+/* For `upnotifyctl outbox`: the newest @limit messages as a JSON array of {"id",
+ * "recipient", "server", "client", "state", "tries", "last_error", "created", "sent"}.
+ * Reads the database with a connection of its own, never waiting on the writer. */
+json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, size_t errlen);
+
+/* The message text for one outbox row, headers and body, CRLF line ends. Exposed for
+ * tests and the fuzzer. NULL if a value would inject a header (CR, LF or NUL in it). */
+struct upn_mail_fields {
+	const char *from, *to, *server, *server_name, *client, *message_id;
+	int64_t recovered, first, now;
+	uint16_t port;
+};
+char *upn_mail_render(const char *tmpl, const struct upn_mail_fields *f);
+
+#endif
