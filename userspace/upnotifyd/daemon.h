@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Copyright (C) 2026 The upnotify authors. */
-/* Everything upnotifyd holds, in one place for the control socket to read. */
+/* Everything upnotifyd holds, in one place for the control socket to read, and the
+ * one function where every source's events meet. */
 #ifndef UPN_DAEMON_H
 #define UPN_DAEMON_H
 
@@ -13,10 +14,15 @@
 #include "journal.h"
 #include "loop.h"
 #include "nfq.h"
+#include "notify.h"
 #include "store.h"
 #include "waitlist.h"
 
 struct upn_control;
+struct upn_mailer;
+struct upn_trap;
+struct upn_probe;
+struct upn_neigh;
 
 struct upn_daemon {
 	struct upn_config cfg;
@@ -30,7 +36,17 @@ struct upn_daemon {
 	enum upn_source source; /* the one in use, never AUTO */
 	bool rules_installed;
 	struct upn_control *ctl;
-	int64_t started; /* unix seconds */
+	struct upn_notify notify;
+	struct upn_mailer *mailer; /* NULL: no relay configured */
+	struct upn_trap *trap;	   /* NULL: no snmp_listen */
+	struct upn_probe *probe;   /* NULL: probe = no */
+	struct upn_neigh *neigh;   /* NULL: neigh = no */
+	uint64_t mail_barrier;	   /* kick the mailer once this batch is durable */
+	int64_t started;	   /* unix seconds */
 };
+
+/* Applies one event from any source: the waitlist, probes, and on recovery the mails.
+ * Returns, for SERVER_UP, the number of mails queued, or -1 if the server was not down. */
+int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev);
 
 #endif

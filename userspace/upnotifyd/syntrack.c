@@ -112,6 +112,23 @@ enum upn_syn_report upn_syntrack_report(struct upn_syntrack *t, const struct upn
 	return UPN_SYN_FIRST;
 }
 
+uint32_t upn_syntrack_report_server(struct upn_syntrack *t, const struct upn_addr *server,
+				    void (*fn)(void *ctx, const struct upn_syn_key *k), void *ctx)
+{
+	uint32_t n = 0;
+
+	for (uint32_t idx = t->head; idx != UPN_NIL; idx = get(t, idx)->next) {
+		struct syn *s = get(t, idx);
+
+		if (s->reported || !upn_addr_eq(&s->key.server, server))
+			continue;
+		s->reported = true;
+		fn(ctx, &s->key);
+		n++;
+	}
+	return n;
+}
+
 uint32_t upn_syntrack_expire(struct upn_syntrack *t, int64_t now_ms,
 			     void (*fn)(void *ctx, const struct upn_syn_key *k), void *ctx)
 {

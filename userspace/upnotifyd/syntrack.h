@@ -55,6 +55,11 @@ enum upn_syn_report upn_syntrack_report(struct upn_syntrack *t, const struct upn
  * UPN_SYN_UNKNOWN when it answers nothing we track. */
 enum upn_syn_report upn_syntrack_answer(struct upn_syntrack *t, const struct upn_syn_key *k,
 					uint32_t ack);
+/* Marks reported, and passes to @fn, every unreported attempt to @server: its
+ * neighbour entry failed, so they will not be answered. A scan of the whole table,
+ * for a rare event. Returns how many. */
+uint32_t upn_syntrack_report_server(struct upn_syntrack *t, const struct upn_addr *server,
+				    void (*fn)(void *ctx, const struct upn_syn_key *k), void *ctx);
 /* Removes every entry whose deadline is <= @now_ms, oldest first, calling @fn for
  * those not reported yet. Returns how many expired. */
 uint32_t upn_syntrack_expire(struct upn_syntrack *t, int64_t now_ms,

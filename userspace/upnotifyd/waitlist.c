@@ -264,6 +264,34 @@ void upn_waitlist_event(struct upn_waitlist *wl, const struct upn_event *ev)
 	}
 }
 
+void upn_waitlist_remove_entry(struct upn_waitlist *wl, uint32_t idx)
+{
+	struct upn_wl_entry *e = upn_waitlist_entry(wl, idx);
+	struct upn_wl_server *s = srv(wl, e->server);
+	struct upn_store_op *op;
+
+	if (e->prev != UPN_NIL)
+		upn_waitlist_entry(wl, e->prev)->next = e->next;
+	else
+		s->head = e->next;
+	if (e->next != UPN_NIL)
+		upn_waitlist_entry(wl, e->next)->prev = e->prev;
+	else
+		s->tail = e->prev;
+	s->count--;
+	if (wl->journal && (op = upn_journal_op(wl->journal, &e->marker))) {
+		/* Folding the delete into a pending put is safe: nothing later in the
+		 * batch can depend on the entry. */
+		op->kind = UPN_STORE_DEL_ENTRY;
+		op->entry.server = s->addr;
+		op->entry.client = e->client;
+	}
+	if (wl->journal)
+		upn_journal_disown(wl->journal, &e->marker);
+	upn_ihash_remove(&wl->eindex, idx);
+	upn_arena_free(&wl->entries, idx);
+}
+
 void upn_waitlist_remove_server(struct upn_waitlist *wl, struct upn_wl_server *s)
 {
 	uint32_t sidx = server_idx(wl, &s->addr);

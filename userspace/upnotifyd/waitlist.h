@@ -77,6 +77,8 @@ bool upn_waitlist_server_port(const struct upn_wl_server *s, uint16_t port);
 /* UPN_SERVER_UP for a server the waitlist does not know. */
 enum upn_server_state upn_waitlist_state(const struct upn_waitlist *wl,
 					 const struct upn_addr *addr);
+/* Forget one client of a server. */
+void upn_waitlist_remove_entry(struct upn_waitlist *wl, uint32_t idx);
 /* Forget a server and its clients. */
 void upn_waitlist_remove_server(struct upn_waitlist *wl, struct upn_wl_server *s);
 
