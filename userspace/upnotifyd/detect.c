@@ -43,10 +43,15 @@ void upn_detect_destroy(struct upn_detect *d)
 	upn_lpm_destroy(&d->watch);
 }
 
+bool upn_detect_watched(const struct upn_detect *d, const struct upn_addr *server)
+{
+	return !d->cfg->nwatch || upn_lpm_match(&d->watch, server, NULL, NULL);
+}
+
 static bool wanted(struct upn_detect *d, const struct upn_addr *client,
 		   const struct upn_addr *server)
 {
-	if (d->cfg->nwatch && !upn_lpm_match(&d->watch, server, NULL, NULL)) {
+	if (!upn_detect_watched(d, server)) {
 		d->stats.not_watched++;
 		return false;
 	}
@@ -274,6 +279,32 @@ void upn_detect_expire(struct upn_detect *d, int64_t mono_ms, uint64_t real_ns)
 	struct expire_ctx x = { d, real_ns };
 
 	upn_syntrack_expire(&d->syn, mono_ms, expired, &x);
+}
+
+static void neigh_failed(void *ctx, const struct upn_syn_key *k)
+{
+	struct expire_ctx *x = ctx;
+	struct upn_event ev = {
+		.cause = UPNOTIFY_CAUSE_NEIGH,
+		.proto = IPPROTO_TCP,
+		.port = k->sport,
+		.client = k->client,
+		.server = k->server,
+		.ts_ns = x->real_ns,
+	};
+
+	x->d->stats.neigh_failures++;
+	failed(x->d, &ev);
+}
+
+uint32_t upn_detect_neigh_failed(struct upn_detect *d, const struct upn_addr *server,
+				 uint64_t real_ns)
+{
+	struct expire_ctx x = { d, real_ns };
+
+	if (!upn_detect_watched(d, server))
+		return 0;
+	return upn_syntrack_report_server(&d->syn, server, neigh_failed, &x);
 }
 
 int64_t upn_detect_next_deadline(const struct upn_detect *d)

@@ -27,6 +27,7 @@ struct upn_detect_stats {
 	uint64_t unreach_repeat;    /* ICMP errors for an attempt already counted */
 	uint64_t syn_answered;	    /* pending SYNs cleared by their SYN/ACK */
 	uint64_t syn_timeouts;
+	uint64_t neigh_failures;  /* attempts reported early by a FAILED neighbour */
 	uint64_t refused;	  /* RSTs answering a pending SYN */
 	uint64_t refused_ignored; /* ... with count_refused = no */
 	uint64_t events[UPNOTIFY_CMD_MAX + 1];
@@ -51,6 +52,13 @@ void upn_detect_packet(struct upn_detect *d, const void *buf, size_t len, int64_
 		       uint64_t real_ns);
 /* Reports the SYNs that waited too long. */
 void upn_detect_expire(struct upn_detect *d, int64_t mono_ms, uint64_t real_ns);
+/* Is @server inside the watch prefixes (or is every server watched)? */
+bool upn_detect_watched(const struct upn_detect *d, const struct upn_addr *server);
+/* The gateway's neighbour entry for @server has FAILED: every attempt to it still
+ * waiting for a SYN/ACK has failed, now rather than at syn_timeout, and the server is
+ * down. Returns how many attempts that reported. */
+uint32_t upn_detect_neigh_failed(struct upn_detect *d, const struct upn_addr *server,
+				 uint64_t real_ns);
 /* CLOCK_MONOTONIC ms of the next expiry, or -1. */
 int64_t upn_detect_next_deadline(const struct upn_detect *d);
 
