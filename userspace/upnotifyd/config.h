@@ -28,22 +28,22 @@ struct upn_config_client {
  * [ENGINEID]. authPriv only: an unauthenticated v3 trap is no better than a forged one. */
 struct upn_snmp_user {
 	char name[64];
-	char auth_proto[16];	/* "SHA", "SHA-256", "SHA-512", "MD5" */
+	char auth_proto[16]; /* "SHA", "SHA-256", "SHA-512", "MD5" */
 	char auth_pass[128];
-	char priv_proto[16];	/* "AES", "AES-256", "DES" */
+	char priv_proto[16]; /* "AES", "AES-256", "DES" */
 	char priv_pass[128];
-	char engine_id[80];	/* hex, optional: the sender's engine ID */
+	char engine_id[80]; /* hex, optional: the sender's engine ID */
 };
 
 enum upn_relay_order {
 	UPN_RELAY_ORDERED,	/* the first relay that works */
-	UPN_RELAY_LEAST_LOADED,	/* the working relay with the fewest messages in flight lately */
+	UPN_RELAY_LEAST_LOADED, /* the working relay with the fewest messages in flight lately */
 };
 
 enum upn_starttls {
 	UPN_STARTTLS_NO,
-	UPN_STARTTLS_YES,	/* when offered */
-	UPN_STARTTLS_REQUIRED,	/* no TLS, no mail */
+	UPN_STARTTLS_YES,      /* when offered */
+	UPN_STARTTLS_REQUIRED, /* no TLS, no mail */
 };
 
 struct upn_relay {
@@ -52,20 +52,20 @@ struct upn_relay {
 };
 
 struct upn_mail_config {
-	struct upn_relay *relays;	/* none: mail is queued but not sent */
+	struct upn_relay *relays; /* none: mail is queued but not sent */
 	size_t nrelays;
 	enum upn_relay_order order;
 	char from[UPN_MAIL_MAX + 1];
 	enum upn_starttls starttls;
-	char ca_file[PATH_MAX];		/* empty: the system's CAs */
-	char auth_file[PATH_MAX];	/* lines "user password"; empty: no AUTH */
-	char template_path[PATH_MAX];	/* empty: the built-in text */
-	uint32_t rate;			/* messages per second in all; 0: no limit */
-	uint32_t rate_per_domain;	/* messages per second per recipient domain; 0: none */
-	uint32_t retry_min_ms;		/* first retry after a temporary failure */
-	uint32_t retry_max_ms;		/* backoff cap */
-	uint32_t give_up_ms;		/* a message still failing after this is failed */
-	uint32_t relay_retry_ms;	/* a dead relay is tried again after this */
+	char ca_file[PATH_MAX];	      /* empty: the system's CAs */
+	char auth_file[PATH_MAX];     /* lines "user password"; empty: no AUTH */
+	char template_path[PATH_MAX]; /* empty: the built-in text */
+	uint32_t rate;		      /* messages per second in all; 0: no limit */
+	uint32_t rate_per_domain;     /* messages per second per recipient domain; 0: none */
+	uint32_t retry_min_ms;	      /* first retry after a temporary failure */
+	uint32_t retry_max_ms;	      /* backoff cap */
+	uint32_t give_up_ms;	      /* a message still failing after this is failed */
+	uint32_t relay_retry_ms;      /* a dead relay is tried again after this */
 };
 
 struct upn_config {
@@ -87,20 +87,20 @@ struct upn_config {
 	uint32_t total_max;
 	bool only_known_clients;
 	/* [recovery] */
-	char snmp_listen[128];		/* net-snmp transport spec; empty: no traps */
-	char snmp_community[64];	/* v1/v2c; empty: v1/v2c refused */
+	char snmp_listen[128];	 /* net-snmp transport spec; empty: no traps */
+	char snmp_community[64]; /* v1/v2c; empty: v1/v2c refused */
 	struct upn_snmp_user *snmp_users;
 	size_t nsnmp_users;
-	char **trap_oids;		/* beyond coldStart, warmStart, linkUp */
+	char **trap_oids; /* beyond coldStart, warmStart, linkUp */
 	size_t ntrap_oids;
 	bool probe;
 	uint32_t probe_interval_ms;
 	uint32_t probe_max_interval_ms;
 	uint32_t rise;
-	bool neigh;			/* rtnetlink neighbour events */
+	bool neigh; /* rtnetlink neighbour events */
 	/* [store] */
 	char store_path[PATH_MAX];
-	uint32_t max_wait_s;		/* older clients are not told, and are purged */
+	uint32_t max_wait_s; /* older clients are not told, and are purged */
 	/* [control] */
 	char ctl_socket[PATH_MAX];
 	mode_t ctl_mode;

@@ -18,14 +18,14 @@
 #include "config.h"
 
 struct upn_mailer_stats {
-	uint64_t sent;			/* accepted by a relay */
-	uint64_t temp_failures;		/* 4xx or connection trouble: retried */
-	uint64_t perm_failures;		/* 5xx, or given up after give_up_ms: failed */
-	uint64_t sessions;		/* SMTP sessions opened */
-	uint64_t relay_failures;	/* relays found dead */
-	uint64_t rate_limited;		/* messages held back by a rate limit */
-	uint64_t header_rejected;	/* messages refused: a value would inject a header */
-	uint64_t queued;		/* gauge: messages waiting */
+	uint64_t sent;		  /* accepted by a relay */
+	uint64_t temp_failures;	  /* 4xx or connection trouble: retried */
+	uint64_t perm_failures;	  /* 5xx, or given up after give_up_ms: failed */
+	uint64_t sessions;	  /* SMTP sessions opened */
+	uint64_t relay_failures;  /* relays found dead */
+	uint64_t rate_limited;	  /* messages held back by a rate limit */
+	uint64_t header_rejected; /* messages refused: a value would inject a header */
+	uint64_t queued;	  /* gauge: messages waiting */
 };
 
 struct upn_mailer;

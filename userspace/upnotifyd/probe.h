@@ -14,10 +14,10 @@
 #include "loop.h"
 
 struct upn_probe_stats {
-	uint64_t attempts;	/* connects started */
+	uint64_t attempts; /* connects started */
 	uint64_t successes;
-	uint64_t failures;	/* refused, unreachable or timed out */
-	uint64_t recoveries;	/* servers reported up */
+	uint64_t failures;   /* refused, unreachable or timed out */
+	uint64_t recoveries; /* servers reported up */
 };
 
 struct upn_probe;

@@ -49,10 +49,10 @@ struct upn_store_client {
  * the waitlist. (server, client, outage) is unique: one mail per outage, ever. */
 struct upn_store_mail {
 	struct upn_addr server, client;
-	int64_t outage;		/* the server's down-since: names the outage */
-	int64_t recovered;	/* unix seconds */
-	uint8_t cause;		/* of the recovery, enum upnotify_cause */
-	uint16_t port;		/* what the client tried */
+	int64_t outage;	   /* the server's down-since: names the outage */
+	int64_t recovered; /* unix seconds */
+	uint8_t cause;	   /* of the recovery, enum upnotify_cause */
+	uint16_t port;	   /* what the client tried */
 	uint8_t proto;
 	int64_t first, last;
 	uint32_t attempts;

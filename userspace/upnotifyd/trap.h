@@ -15,13 +15,13 @@
 #include "config.h"
 
 struct upn_trap_stats {
-	uint64_t received;		/* PDUs read */
-	uint64_t accepted;		/* reported to the caller */
+	uint64_t received; /* PDUs read */
+	uint64_t accepted; /* reported to the caller */
 	uint64_t informs_acked;
 	uint64_t bad_community;
-	uint64_t bad_user;		/* unknown user, wrong password, not authPriv */
-	uint64_t not_watched;		/* agent is no server we care about */
-	uint64_t other_oid;		/* a trap OID we do not act on */
+	uint64_t bad_user;    /* unknown user, wrong password, not authPriv */
+	uint64_t not_watched; /* agent is no server we care about */
+	uint64_t other_oid;   /* a trap OID we do not act on */
 	uint64_t malformed;
 };
 
@@ -30,11 +30,10 @@ struct upn_trap;
 /* @wanted says whether an agent address is a server we care about; @recovered is called
  * for each accepted trap with the agent address: the v1 agent-addr, else the
  * snmpTrapAddress.0 varbind, else the UDP source. NULL with a message in @err. */
-struct upn_trap *upn_trap_open(const struct upn_config *cfg,
-			       bool (*wanted)(void *ctx, const struct upn_addr *agent),
-			       void (*recovered)(void *ctx, const struct upn_addr *agent,
-						 const char *trap_oid),
-			       void *ctx, char *err, size_t errlen);
+struct upn_trap *
+upn_trap_open(const struct upn_config *cfg, bool (*wanted)(void *ctx, const struct upn_addr *agent),
+	      void (*recovered)(void *ctx, const struct upn_addr *agent, const char *trap_oid),
+	      void *ctx, char *err, size_t errlen);
 void upn_trap_close(struct upn_trap *t);
 /* The file descriptors to watch for input (at most @max), and the one call to make
  * when any of them is readable. */
