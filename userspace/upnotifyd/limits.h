@@ -54,6 +54,31 @@ enum upn_limits {
 
 	/* A Unix socket path must fit sun_path (108 bytes with its NUL). */
 	UPN_CTL_PATH_MAX = 108,
+
+	/* Active probes. */
+	/* Servers probed at once. Only servers that are down and have someone waiting
+	 * are here, a handful in practice; the cap bounds a flood of spoofed "servers". */
+	UPN_PROBE_SERVERS_MAX = 4096,
+	/* Ports per server, as upn_probe_watch() documents. */
+	UPN_PROBE_PORTS_MAX = 8,
+	/* Connects in flight at once, so file descriptors stay bounded well under a
+	 * daemon's usual RLIMIT_NOFILE of 1024 whatever the number of servers; a round
+	 * that finds no room waits UPN_PROBE_BUSY_RETRY_MS. */
+	UPN_PROBE_INFLIGHT_MAX = 256,
+	UPN_PROBE_BUSY_RETRY_MS = 100,
+	/* A connect gets min(probe_interval, this): a server that takes longer than
+	 * 5 s to complete a handshake is not serving anyone yet. */
+	UPN_PROBE_CONNECT_TIMEOUT_MS = 5000,
+
+	/* The neighbour monitor. */
+	/* A neighbour event costs about 1 KiB of socket buffer (skb overhead included),
+	 * so the start holds a burst of ~1000 changes, more than a /22 going stale at
+	 * once; each overrun doubles it up to the cap. */
+	UPN_NEIGH_RCVBUF = 1 << 20,
+	UPN_NEIGH_RCVBUF_MAX = 32 << 20,
+	/* A dump reply fills at most 32 KiB (the kernel sizes it to our buffer); a
+	 * smaller buffer would truncate it. */
+	UPN_NEIGH_MSGBUF = 32768,
 };
 
 #endif
