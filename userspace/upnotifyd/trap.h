@@ -19,10 +19,13 @@ struct upn_trap_stats {
 	uint64_t accepted; /* reported to the caller */
 	uint64_t informs_acked;
 	uint64_t bad_community;
-	uint64_t bad_user;    /* unknown user, wrong password, not authPriv */
-	uint64_t not_watched; /* agent is no server we care about */
-	uint64_t other_oid;   /* a trap OID we do not act on */
-	uint64_t malformed;
+	uint64_t bad_user;	/* unknown user, wrong password, not authPriv */
+	uint64_t not_watched;	/* agent is no server we care about */
+	uint64_t other_oid;	/* a trap OID we do not act on */
+	uint64_t malformed;	/* undecodable, or a field that cannot be */
+	uint64_t other_pdu;	/* decoded but no notification: Get, Response... */
+	uint64_t engine_probes; /* v3 engine-ID discoveries (each inform sender's first step) */
+	uint64_t ack_failed;	/* an inform we could not acknowledge */
 };
 
 struct upn_trap;
