@@ -365,17 +365,21 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(stats.commits, 0);
 	upn_store_close(st);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-					  " AND name IN ('servers', 'waitlist', 'clients')"),
-			 3);
+	assert_int_equal(raw_int(f->path,
+				 "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+				 " AND name IN ('servers', 'waitlist', 'clients', 'outbox')"),
+			 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+					  " AND name = 'outbox_due'"),
+			 1);
 	/* Opening again must not re-run the migration. */
 	st = open_ok(f->path);
 	upn_store_close(st);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 }
 
 static void test_reopen_keeps_data(void **state)
@@ -419,7 +423,7 @@ static void test_newer_version_refused(void **state)
 
 	raw_exec_path(f->path, "CREATE TABLE x (y); PRAGMA user_version = 99");
 	assert_null(upn_store_open(f->path, err, sizeof(err)));
-	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (1)");
+	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (2)");
 	/* Untouched: not even switched to WAL. */
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
@@ -985,6 +989,170 @@ static void test_crash_durability(void **state)
 	loaded_free(&l);
 }
 
+/* ---- the outbox (schema version 2) ---- */
+
+static struct upn_store_op put_mail(const char *srv, const char *cli, int64_t outage,
+				    const char *to)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_MAIL };
+
+	op.mail.server = addr(srv);
+	op.mail.client = addr(cli);
+	op.mail.outage = outage;
+	op.mail.recovered = outage + 600;
+	op.mail.cause = UPNOTIFY_CAUSE_SYNACK;
+	op.mail.port = 443;
+	op.mail.proto = IPPROTO_TCP;
+	op.mail.first = outage + 5;
+	op.mail.last = outage + 50;
+	op.mail.attempts = 4;
+	snprintf(op.mail.recipient, sizeof(op.mail.recipient), "%s", to);
+	return op;
+}
+
+/* The schema as version 1 left it, word for word: what a database written by the
+ * previous upnotifyd holds. */
+static const char v1_schema[] =
+	"CREATE TABLE servers ("
+	"	addr TEXT PRIMARY KEY NOT NULL,"
+	"	state TEXT NOT NULL CHECK (state IN ('up', 'down', 'refusing')),"
+	"	cause TEXT NOT NULL,"
+	"	since INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE waitlist ("
+	"	server TEXT NOT NULL REFERENCES servers (addr) ON DELETE CASCADE,"
+	"	client TEXT NOT NULL,"
+	"	first INTEGER NOT NULL,"
+	"	last INTEGER NOT NULL,"
+	"	attempts INTEGER NOT NULL,"
+	"	cause TEXT NOT NULL,"
+	"	proto INTEGER NOT NULL,"
+	"	port INTEGER NOT NULL,"
+	"	icmp_type INTEGER NOT NULL,"
+	"	icmp_code INTEGER NOT NULL,"
+	"	PRIMARY KEY (server, client)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE clients ("
+	"	prefix TEXT PRIMARY KEY NOT NULL,"
+	"	mail TEXT NOT NULL,"
+	"	registered INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 1;";
+
+static void test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op mail = put_mail("192.0.2.10", "198.51.100.7", 100, "a@example.org");
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	sqlite3 *db = raw_open(f->path);
+
+	raw_exec(db, "PRAGMA journal_mode = WAL");
+	raw_exec(db, v1_schema);
+	raw_exec(db, "INSERT INTO servers VALUES ('192.0.2.10', 'down', 'syn-timeout', 5);"
+		     "INSERT INTO waitlist VALUES ('192.0.2.10', '198.51.100.7', 1, 2, 3,"
+		     " 'syn-timeout', 6, 443, 0, 0);"
+		     "INSERT INTO clients VALUES ('198.51.100.0/24', 'a@example.org', 7);");
+	sqlite3_close(db);
+
+	st = open_ok(f->path);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	/* The old rows survive the step, and the new table works. */
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 1);
+	assert_int_equal(l.nc, 1);
+	assert_int_equal(l.e[0].attempts, 3);
+	loaded_free(&l);
+	apply_ok(st, &mail, 1);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'queued'"), 1);
+}
+
+static void test_put_mail(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_mail("192.0.2.10", "198.51.100.7", 100, "a@example.org"),
+		put_mail("192.0.2.10", "198.51.100.8", 100, "b@example.org"),
+		put_mail("2001:db8::10", "2001:db8:1::7", 100, "c@example.org"),
+	};
+	/* The same outage again, say after a restart replayed the recovery, with
+	 * other details: ignored, the first row stays as it was. */
+	struct upn_store_op again = put_mail("192.0.2.10", "198.51.100.7", 100, "z@example.org");
+	/* A new outage of the same server is a new mail. */
+	struct upn_store_op next = put_mail("192.0.2.10", "198.51.100.7", 5000, "a@example.org");
+	struct upn_store_op bad = ops[0];
+	struct upn_store *st;
+	int64_t t0 = time(NULL);
+	char *t;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 3);
+	apply_ok(st, &again, 1);
+	apply_ok(st, ops, 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 3);
+	t = raw_text(f->path, "SELECT recipient || ' ' || server || ' ' || client || ' ' || outage"
+			      " || ' ' || recovered || ' ' || cause || ' ' || port || ' ' || proto"
+			      " || ' ' || first || ' ' || last || ' ' || attempts || ' ' || state"
+			      " || ' ' || tries || ' ' || held FROM outbox WHERE id = 1");
+	assert_string_equal(t,
+			    "a@example.org 192.0.2.10 198.51.100.7 100 700 syn-ack 443 6 105 150 4"
+			    " queued 0 0");
+	free(t);
+	/* Due at once; created is when it was queued, not when the server recovered. */
+	assert_true(raw_int(f->path, "SELECT created FROM outbox WHERE id = 1") >= t0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE next_try = created"
+					  " AND last_error IS NULL AND message_id IS NULL"),
+			 3);
+	apply_ok(st, &next, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+
+	/* Refused before anything is written, like every other op. */
+	snprintf(bad.mail.recipient, sizeof(bad.mail.recipient), "a@b\r\nRCPT TO:<c@d>");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.mail.recipient[0] = '\0';
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.mail.cause = UPNOTIFY_CAUSE_MAX + 1;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.mail.server.family = 0;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.mail.client.a[12] = 1; /* IPv4 with junk past the 4 bytes */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+
+	/* Deleting the server leaves its mails alone: they tell of its recovery. */
+	struct upn_store_op del = del_server("192.0.2.10");
+	apply_ok(st, &del, 1);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+}
+
+/* Through the writer thread, and one mail per outage across restarts. */
+static void test_put_mail_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op op = put_mail("192.0.2.1", "198.51.100.1", 42, "a@example.org");
+	struct upn_store *st;
+	int efd;
+
+	for (int run = 0; run < 2; run++) {
+		st = open_ok(f->path);
+		efd = upn_store_start(st);
+		assert_true(efd >= 0);
+		assert_int_equal(upn_store_submit(st, dup_ops(&op, 1), 1, 1), 0);
+		assert_int_equal(wait_commit(efd, 6000), 1);
+		upn_store_close(st);
+		/* The mailer marks it sent; the replay after a restart must not queue
+		 * it again. */
+		raw_exec_path(f->path, "UPDATE outbox SET state = 'sent'");
+	}
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 1);
+}
+
 /* A SYN flood to a down server: 100k distinct clients in one batch. */
 static void test_bulk(void **state)
 {
@@ -1064,6 +1232,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_mail_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 	};
 

@@ -30,7 +30,7 @@ enum {
 	WAL_SIZE_LIMIT = 64 << 20,
 };
 
-/* Step i takes the schema from version i to i + 1. Version 2 is one more element.
+/* Step i takes the schema from version i to i + 1. Version 3 is one more element.
  * Addresses are canonical text, times unix seconds and causes names, so that an
  * operator can read and fix the tables with the sqlite3 shell. */
 static const char *const migrations[] = {
@@ -58,6 +58,38 @@ static const char *const migrations[] = {
 	"	mail TEXT NOT NULL,"
 	"	registered INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 2: the outbox that the mailer thread drains. No foreign key to servers: a
+	 * mail must outlive the server row it tells about. UNIQUE makes it one mail per
+	 * outage even when the recovery is replayed after a restart; the index is the
+	 * mailer's "what is due" scan. held: a rate limit gave the message the slot
+	 * next_try, so it goes then without asking the limit again. message_id is
+	 * filled in at the first attempt. */
+	"CREATE TABLE outbox ("
+	"	id INTEGER PRIMARY KEY,"
+	"	recipient TEXT NOT NULL,"
+	"	server TEXT NOT NULL,"
+	"	client TEXT NOT NULL,"
+	"	outage INTEGER NOT NULL,"
+	"	recovered INTEGER NOT NULL,"
+	"	cause TEXT NOT NULL,"
+	"	port INTEGER NOT NULL,"
+	"	proto INTEGER NOT NULL,"
+	"	first INTEGER NOT NULL,"
+	"	last INTEGER NOT NULL,"
+	"	attempts INTEGER NOT NULL,"
+	"	state TEXT NOT NULL DEFAULT 'queued'"
+	"		CHECK (state IN ('queued', 'sent', 'failed')),"
+	"	tries INTEGER NOT NULL DEFAULT 0,"
+	"	next_try INTEGER NOT NULL,"
+	"	held INTEGER NOT NULL DEFAULT 0,"
+	"	last_error TEXT,"
+	"	relay TEXT,"
+	"	created INTEGER NOT NULL,"
+	"	sent_at INTEGER,"
+	"	message_id TEXT,"
+	"	UNIQUE (server, client, outage)"
+	");"
+	"CREATE INDEX outbox_due ON outbox (state, next_try);",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -74,6 +106,7 @@ enum stmt_id {
 	S_DEL_ENTRY,
 	S_PUT_CLIENT,
 	S_DEL_CLIENT,
+	S_PUT_MAIL,
 	S_LOAD_SERVERS,
 	S_LOAD_ENTRIES,
 	S_LOAD_CLIENTS,
@@ -107,6 +140,12 @@ static const char *const stmt_sql[S_COUNT] = {
 			 " ON CONFLICT (prefix) DO UPDATE SET mail = excluded.mail,"
 			 " registered = excluded.registered",
 	[S_DEL_CLIENT] = "DELETE FROM clients WHERE prefix = ?1",
+	/* Due at once; the insert time, not the recovery's, starts the give-up clock. */
+	[S_PUT_MAIL] =
+		"INSERT INTO outbox (recipient, server, client, outage, recovered, cause, port,"
+		" proto, first, last, attempts, next_try, created) VALUES (?1, ?2, ?3, ?4, ?5,"
+		" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
+		" ON CONFLICT (server, client, outage) DO NOTHING",
 	[S_LOAD_SERVERS] = "SELECT addr, state, cause, since FROM servers ORDER BY addr",
 	/* The server's columns come along so that an entry is only handed out when its
 	 * server row is valid too: a waitlist never arrives without its server. */
@@ -237,6 +276,10 @@ static bool op_ok(const struct upn_store_op *op)
 		       mail_ok(op->client.mail, sizeof(op->client.mail));
 	case UPN_STORE_DEL_CLIENT:
 		return prefix_ok(&op->client.prefix);
+	case UPN_STORE_PUT_MAIL:
+		return addr_ok(&op->mail.server) && addr_ok(&op->mail.client) &&
+		       op->mail.cause <= UPNOTIFY_CAUSE_MAX &&
+		       mail_ok(op->mail.recipient, sizeof(op->mail.recipient));
 	}
 	return false;
 }
@@ -359,6 +402,26 @@ static int del_client(struct upn_store *st, const struct upn_store_client *c)
 	return step_done(st, s);
 }
 
+static int put_mail(struct upn_store *st, const struct upn_store_mail *m)
+{
+	sqlite3_stmt *s = st->stmt[S_PUT_MAIL];
+	char sa[UPN_ADDRSTRLEN], ca[UPN_ADDRSTRLEN];
+
+	bind_text(s, 1, m->recipient);
+	bind_text(s, 2, upn_addr_fmt(&m->server, sa));
+	bind_text(s, 3, upn_addr_fmt(&m->client, ca));
+	sqlite3_bind_int64(s, 4, m->outage);
+	sqlite3_bind_int64(s, 5, m->recovered);
+	bind_text(s, 6, upn_cause_name(m->cause));
+	sqlite3_bind_int(s, 7, m->port);
+	sqlite3_bind_int(s, 8, m->proto);
+	sqlite3_bind_int64(s, 9, m->first);
+	sqlite3_bind_int64(s, 10, m->last);
+	sqlite3_bind_int64(s, 11, m->attempts);
+	sqlite3_bind_int64(s, 12, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
 static int apply_op(struct upn_store *st, const struct upn_store_op *op, struct upn_addr *known)
 {
 	switch (op->kind) {
@@ -376,6 +439,8 @@ static int apply_op(struct upn_store *st, const struct upn_store_op *op, struct 
 		return put_client(st, &op->client);
 	case UPN_STORE_DEL_CLIENT:
 		return del_client(st, &op->client);
+	case UPN_STORE_PUT_MAIL:
+		return put_mail(st, &op->mail);
 	}
 	return -EINVAL;
 }
