@@ -26,6 +26,7 @@ struct upn_mailer_stats {
 	uint64_t rate_limited;	  /* messages held back by a rate limit */
 	uint64_t header_rejected; /* messages refused: a value would inject a header */
 	uint64_t queued;	  /* gauge: messages waiting */
+	uint64_t db_errors;	  /* outbox updates that failed (each retried) */
 };
 
 struct upn_mailer;
@@ -42,12 +43,17 @@ void upn_mailer_stop(struct upn_mailer *m);
 void upn_mailer_get_stats(struct upn_mailer *m, struct upn_mailer_stats *out);
 
 /* For `upnotifyctl outbox`: the newest @limit messages as a JSON array of {"id",
- * "recipient", "server", "client", "state", "tries", "last_error", "created", "sent"}.
+ * "recipient", "server", "client", "state", "tries", "last_error", "created", "sent"}
+ * (times RFC 3339 UTC, null when not yet), plus "next_try", "relay" and "message_id".
  * Reads the database with a connection of its own, never waiting on the writer. */
 json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, size_t errlen);
 
 /* The message text for one outbox row, headers and body, CRLF line ends. Exposed for
- * tests and the fuzzer. NULL if a value would inject a header (CR, LF or NUL in it). */
+ * tests and the fuzzer. NULL if a value would inject a header (CR, LF or NUL in it).
+ * @tmpl NULL is the built-in template; mailtext.h describes templates. from, to,
+ * server and message_id (without its angle brackets) are required; server_name may
+ * be NULL or "" (then the address stands for it). errno: EINVAL for a refused value
+ * or template, ENOMEM. */
 struct upn_mail_fields {
 	const char *from, *to, *server, *server_name, *client, *message_id;
 	int64_t recovered, first, now;

@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Copyright (C) 2026 The upnotify authors. */
+/*
+ * The mailer thread. Each round it takes up to BATCH_MAX queued messages that are
+ * due, lets the rate limits hold some of them back, renders the rest and sends them
+ * in one SMTP session to the best relay that works, falling back relay by relay.
+ *
+ * Durability: a message is marked sent by its own commit the moment the relay
+ * accepts it (SMTP_EV_MESSAGESENT, during the session), so a kill -9 at any point
+ * re-sends only what the relay had not accepted yet. The one window that cannot be
+ * closed (RFC 1047) opens when the end of the message data leaves us and closes when
+ * our commit of the relay's 250 returns: a relay that has the whole message takes
+ * it even if we die before reading its reply (Postfix does). At most one message is
+ * ever in that window, since libesmtp waits for that reply before it starts the
+ * next message; a crash there sends that one message again after the restart, with
+ * the same Message-ID, so the receiving side can tell. The window is most of the
+ * relay's time per message, so a kill -9 in a busy session usually costs exactly
+ * one duplicate (tests/scenarios/11-mail-crash.sh counts them). The other way round
+ * never happens: nothing is marked sent before the relay said so.
+ *
+ * Temporary failures (4xx, a broken connection, no relay at all) are retried after
+ * retry_min_ms, doubling up to retry_max_ms; a message still failing give_up_ms
+ * after it was queued is failed. Permanent failures (5xx at RCPT or after the data)
+ * fail the message at once, with the relay's reply as last_error.
+ */
+#include "mailer.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "mailrate.h"
+#include "mailrelay.h"
+#include "mailsend.h"
+#include "mailtext.h"
+#include "outbox.h"
+
+enum {
+	/* Messages per SMTP session, and per round: a session this long amortises
+	 * the connection well. A stop never waits for the rest of a session, only for
+	 * the message in flight (mailsend.c). */
+	BATCH_MAX = 200,
+	/* The outbox is looked at this often without a kick: retries come due. */
+	POLL_MS = 1000,
+	/* Floor of the retry backoff: next_try has a resolution of a second. */
+	RETRY_FLOOR_MS = 1000,
+	/* Reverse DNS names are kept this long: one recovery's mails, one lookup. */
+	DNS_TTL_S = 300,
+	DNS_CACHE = 64,
+	/* Accepted messages whose "sent" did not commit (a locked or full disk): kept
+	 * here, retried each round and never sent again meanwhile. */
+	UNRECORDED_MAX = 4096,
+};
+
+struct dns_entry {
+	char addr[UPN_ADDRSTRLEN];
+	char name[NI_MAXHOST]; /* "" when it has none */
+	int64_t at;
+};
+
+struct unrecorded {
+	int64_t id;
+	int64_t at;
+	char relay[sizeof(((struct upn_mailrelay *)0)->name)];
+	char message_id[UPN_MAIL_MAX + 1];
+};
+
+/* One message of the round being sent. */
+struct job {
+	struct upn_outbox_row *row;
+	char message_id[UPN_MAIL_MAX + 1];
+	char *text;
+};
+
+struct upn_mailer {
+	struct upn_mail_config cfg; /* a copy: the caller's may be reloaded */
+	char *tmpl;
+	struct upn_outbox *ob;
+	struct upn_mailsend *send;
+	struct upn_mailrelays relays;
+	struct upn_mailrate rate;
+
+	pthread_t thread;
+	int efd;
+	atomic_bool stop;
+
+	pthread_mutex_t lock; /* guards stats */
+	struct upn_mailer_stats stats;
+
+	/* The thread's own. */
+	struct upn_outbox_row rows[BATCH_MAX];
+	struct job jobs[BATCH_MAX];
+	struct upn_mailsend_msg msgs[BATCH_MAX];
+	size_t *order;		/* relays to try, best first */
+	const char *relay_name; /* of the session in progress */
+	struct dns_entry dns[DNS_CACHE];
+	size_t dns_next;
+	struct unrecorded *unrec;
+	size_t nunrec;
+	int64_t last_gauge;
+	char lasterr[600];
+};
+
+#define mail_log(level, fmt, ...) upn_log(level, "mailer: " fmt, ##__VA_ARGS__)
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+#define COUNT(m, field, n)                        \
+	do {                                      \
+		pthread_mutex_lock(&(m)->lock);   \
+		(m)->stats.field += (n);          \
+		pthread_mutex_unlock(&(m)->lock); \
+	} while (0)
+
+/* ---- reverse DNS, in this thread because it blocks ---- */
+
+/* A PTR record is whatever its zone's owner typed: only a host name's characters
+ * go into a mail, anything else and the address stands alone. */
+static bool hostname_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+static const char *server_name(struct upn_mailer *m, const char *addr, int64_t now)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct dns_entry *e;
+	struct upn_addr a;
+	socklen_t len;
+
+	for (size_t i = 0; i < DNS_CACHE; i++)
+		if (!strcmp(m->dns[i].addr, addr) && now - m->dns[i].at < DNS_TTL_S)
+			return m->dns[i].name;
+	e = &m->dns[m->dns_next++ % DNS_CACHE];
+	snprintf(e->addr, sizeof(e->addr), "%s", addr);
+	e->name[0] = '\0';
+	e->at = now;
+	if (upn_addr_parse(addr, &a))
+		return e->name;
+	if (a.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a.a, 4);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a.a, 16);
+		len = sizeof(*sin6);
+	}
+	if (getnameinfo((struct sockaddr *)&ss, len, e->name, sizeof(e->name), NULL, 0,
+			NI_NAMEREQD) ||
+	    !hostname_ok(e->name))
+		e->name[0] = '\0';
+	return e->name;
+}
+
+/* ---- accepted but not recorded ---- */
+
+static bool is_unrecorded(struct upn_mailer *m, int64_t id)
+{
+	for (size_t i = 0; i < m->nunrec; i++)
+		if (m->unrec[i].id == id)
+			return true;
+	return false;
+}
+
+static void flush_unrecorded(struct upn_mailer *m)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->nunrec; i++) {
+		struct unrecorded *u = &m->unrec[i];
+
+		if (upn_outbox_sent(m->ob, u->id, u->at, u->relay, u->message_id))
+			m->unrec[k++] = *u;
+	}
+	m->nunrec = k;
+}
+
+/* libesmtp's SMTP_EV_MESSAGESENT, in the middle of the session. */
+static void on_accepted(void *arg, struct upn_mailsend_msg *msg)
+{
+	struct upn_mailer *m = arg;
+	struct job *j = &m->jobs[msg - m->msgs];
+	int64_t now = time(NULL);
+	struct unrecorded *u;
+
+	COUNT(m, sent, 1);
+	if (!upn_outbox_sent(m->ob, msg->id, now, m->relay_name, j->message_id))
+		return;
+	COUNT(m, db_errors, 1);
+	if (m->nunrec == UNRECORDED_MAX) {
+		mail_log(LOG_ERR, "cannot record message %lld as sent (%s); it will be sent again",
+			 (long long)msg->id, upn_outbox_error(m->ob));
+		return;
+	}
+	u = &m->unrec[m->nunrec++];
+	u->id = msg->id;
+	u->at = now;
+	snprintf(u->relay, sizeof(u->relay), "%s", m->relay_name);
+	snprintf(u->message_id, sizeof(u->message_id), "%s", j->message_id);
+}
+
+/* ---- outcomes ---- */
+
+static uint32_t backoff_ms(const struct upn_mail_config *c, uint32_t tries)
+{
+	uint64_t d = c->retry_min_ms > RETRY_FLOOR_MS ? c->retry_min_ms : RETRY_FLOOR_MS;
+	uint64_t max = c->retry_max_ms > d ? c->retry_max_ms : d;
+
+	while (tries-- && d < max)
+		d *= 2;
+	return (uint32_t)(d < max ? d : max);
+}
+
+static void db_failed(struct upn_mailer *m, const char *what)
+{
+	COUNT(m, db_errors, 1);
+	mail_log(LOG_WARNING, "%s: %s", what, upn_outbox_error(m->ob));
+}
+
+/* A 4xx, a broken connection or no relay: later, unless it is too late already. */
+static void temp_failure(struct upn_mailer *m, const struct job *j, const char *error,
+			 const char *relay, int64_t now)
+{
+	const struct upn_outbox_row *r = j->row;
+	char why[320];
+
+	COUNT(m, temp_failures, 1);
+	if (m->cfg.give_up_ms && (now - r->created) * 1000 >= (int64_t)m->cfg.give_up_ms) {
+		snprintf(why, sizeof(why), "gave up after %u tries: %s", r->tries + 1, error);
+		COUNT(m, perm_failures, 1);
+		mail_log(LOG_INFO, "message %lld to %s failed: %s", (long long)r->id, r->recipient,
+			 why);
+		if (upn_outbox_fail(m->ob, r->id, 1, why, relay, j->message_id))
+			db_failed(m, "recording a failure");
+		return;
+	}
+	if (upn_outbox_retry(m->ob, r->id, now + (backoff_ms(&m->cfg, r->tries) + 999) / 1000,
+			     error, relay, j->message_id))
+		db_failed(m, "recording a retry");
+}
+
+static void perm_failure(struct upn_mailer *m, const struct job *j, uint32_t tries_add,
+			 const char *error, const char *relay)
+{
+	COUNT(m, perm_failures, 1);
+	mail_log(LOG_INFO, "message %lld to %s failed: %s", (long long)j->row->id,
+		 j->row->recipient, error);
+	if (upn_outbox_fail(m->ob, j->row->id, tries_add, error, relay, j->message_id))
+		db_failed(m, "recording a failure");
+}
+
+/* ---- a round ---- */
+
+/* Rate limits: which rows go now (into jobs), which are held for a later slot. The
+ * holds are written in @ob's open transaction. Returns the number of jobs. */
+static size_t admit(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
+{
+	struct timespec mono, real;
+	int64_t mono_us, real_us;
+	size_t k = 0;
+
+	/* The limits run on the monotonic clock; next_try is wall clock seconds, and
+	 * rounded up, so that a held message never goes before its slot. */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	mono_us = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000;
+	real_us = (int64_t)real.tv_sec * 1000000 + real.tv_nsec / 1000;
+
+	for (size_t i = 0; i < n; i++) {
+		struct upn_outbox_row *r = &m->rows[i];
+		int64_t slot;
+
+		if (is_unrecorded(m, r->id))
+			continue;
+		if (r->bad) {
+			struct job bad = { .row = r };
+
+			*changed = true;
+			perm_failure(m, &bad, 0,
+				     "the outbox row does not read back (edited by hand?)", NULL);
+			continue;
+		}
+		slot = r->held ? mono_us : upn_mailrate_reserve(&m->rate, r->recipient, mono_us);
+		if (slot == mono_us) {
+			memset(&m->jobs[k], 0, sizeof(m->jobs[k]));
+			m->jobs[k++].row = r;
+			continue;
+		}
+		/* Its own slot, whole seconds away; or, with the domain table full of
+		 * busy domains, no slot yet: ask again in a second. */
+		COUNT(m, rate_limited, 1);
+		if (upn_outbox_hold(m->ob, r->id,
+				    slot < 0 ? now + 1 :
+					       (real_us + slot - mono_us + 999999) / 1000000,
+				    slot >= 0))
+			db_failed(m, "holding a message");
+		else
+			*changed = true;
+	}
+	return k;
+}
+
+/* Renders the jobs' texts; refused ones are failed (header injection) and dropped.
+ * Returns the jobs left, packed, with their msgs set up. */
+static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &m->jobs[i];
+		struct upn_outbox_row *r = j->row;
+		struct upn_mail_fields f = {
+			.from = m->cfg.from,
+			.to = r->recipient,
+			.server = r->server,
+			.client = r->client,
+			.message_id = j->message_id,
+			.recovered = r->recovered,
+			.first = r->first,
+			.now = now,
+			.port = r->port,
+		};
+		const char *bad;
+		char why[160];
+
+		upn_mail_message_id(r->server, r->client, r->outage, m->cfg.from, j->message_id);
+		bad = upn_mail_fields_check(&f);
+		if (!bad) {
+			f.server_name = server_name(m, r->server, now);
+			bad = upn_mail_fields_check(&f);
+		}
+		if (bad) {
+			snprintf(why, sizeof(why),
+				 "refused: the %s value holds a control or non-ASCII character "
+				 "(header injection)",
+				 bad);
+			COUNT(m, header_rejected, 1);
+			mail_log(LOG_WARNING, "message %lld: %s", (long long)r->id, why);
+			if (upn_outbox_fail(m->ob, r->id, 0, why, NULL, j->message_id))
+				db_failed(m, "recording a refusal");
+			*changed = true;
+			continue;
+		}
+		j->text = upn_mail_render(m->tmpl, &f);
+		if (!j->text) {
+			/* Out of memory: the row stays queued for the next round. */
+			mail_log(LOG_WARNING, "message %lld: rendering: %s", (long long)r->id,
+				 strerror(errno));
+			continue;
+		}
+		m->jobs[k] = *j;
+		m->msgs[k] = (struct upn_mailsend_msg){
+			.id = r->id,
+			.recipient = r->recipient,
+			.text = j->text,
+		};
+		k++;
+	}
+	return k;
+}
+
+static void record(struct upn_mailer *m, size_t n, const char *relay, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct upn_mailsend_msg *msg = &m->msgs[i];
+
+		switch (msg->state) {
+		case UPN_MAILSEND_TEMP:
+			temp_failure(m, &m->jobs[i], msg->error, relay, now);
+			break;
+		case UPN_MAILSEND_PERM:
+			perm_failure(m, &m->jobs[i], 1, msg->error, relay);
+			break;
+		case UPN_MAILSEND_SENT:
+			/* Committed the moment it happened (on_accepted). */
+		case UPN_MAILSEND_PENDING:
+			/* Not tried: still queued and due, for the next round. */
+			break;
+		}
+	}
+}
+
+/* One session per relay, best first, until one takes part. */
+static void send_jobs(struct upn_mailer *m, size_t n, size_t nrel, int64_t now)
+{
+	char err[256] = "no relay";
+
+	for (size_t i = 0; i < nrel; i++) {
+		struct upn_mailrelay *r = &m->relays.r[m->order[i]];
+		enum upn_mailsend_result res;
+		int64_t t0 = mono_ms();
+
+		m->relay_name = r->name;
+		COUNT(m, sessions, 1);
+		res = upn_mailsend_session(m->send, r, m->msgs, n, on_accepted, m, err,
+					   sizeof(err));
+		if (res == UPN_MAILSEND_RELAY_FAILED) {
+			COUNT(m, relay_failures, 1);
+			mail_log(LOG_WARNING, "relay %s: %s; not used for %u ms", r->name, err,
+				 m->cfg.relay_retry_ms);
+			upn_mailrelays_dead(&m->relays, m->order[i], mono_ms());
+			snprintf(m->lasterr, sizeof(m->lasterr), "relay %s: %s", r->name, err);
+			continue;
+		}
+		upn_mailrelays_used(&m->relays, m->order[i], mono_ms(), n, mono_ms() - t0);
+		if (upn_outbox_begin(m->ob)) {
+			db_failed(m, "recording a session");
+			return;
+		}
+		record(m, n, r->name, now);
+		if (upn_outbox_commit(m->ob))
+			db_failed(m, "recording a session");
+		return;
+	}
+	/* Every relay failed: the whole batch waits, each message on its own backoff. */
+	if (upn_outbox_begin(m->ob)) {
+		db_failed(m, "recording a retry");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		temp_failure(m, &m->jobs[i], m->lasterr, NULL, now);
+	if (upn_outbox_commit(m->ob))
+		db_failed(m, "recording a retry");
+}
+
+static void update_gauge(struct upn_mailer *m, int64_t now_ms, bool force)
+{
+	int64_t q;
+
+	if (!force && now_ms - m->last_gauge < POLL_MS)
+		return;
+	m->last_gauge = now_ms;
+	q = upn_outbox_queued(m->ob);
+	if (q < 0) {
+		db_failed(m, "counting the outbox");
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->stats.queued = (uint64_t)q;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Returns true when more may be due at once. */
+static bool round_once(struct upn_mailer *m)
+{
+	int64_t now = time(NULL), now_ms = mono_ms();
+	bool changed = false;
+	size_t nrel, njobs;
+	int n;
+
+	if (m->nunrec)
+		flush_unrecorded(m);
+	update_gauge(m, now_ms, false);
+	/* No relay configured, or all dead: mail stays queued as it is. */
+	nrel = upn_mailrelays_pick(&m->relays, now_ms, m->order);
+	if (!nrel)
+		return false;
+	n = upn_outbox_due(m->ob, now, m->rows, BATCH_MAX);
+	if (n <= 0) {
+		if (n < 0)
+			db_failed(m, "reading the outbox");
+		return false;
+	}
+	/* The holds in one transaction; rendering after it, since a reverse lookup may
+	 * take seconds and the store's writer must not wait for it. */
+	if (upn_outbox_begin(m->ob)) {
+		db_failed(m, "holding messages");
+		return false;
+	}
+	njobs = admit(m, (size_t)n, now, &changed);
+	if (upn_outbox_commit(m->ob))
+		db_failed(m, "holding messages");
+	njobs = render(m, njobs, now, &changed);
+	if (njobs) {
+		changed = true;
+		send_jobs(m, njobs, nrel, now);
+	}
+	for (size_t i = 0; i < njobs; i++)
+		free(m->jobs[i].text);
+	update_gauge(m, mono_ms(), changed);
+	/* A full batch means more may be due; a round that changed nothing must not
+	 * spin (rows the database would not let us update). */
+	return n == BATCH_MAX && changed && !atomic_load(&m->stop);
+}
+
+static void wait_kick(struct upn_mailer *m, int timeout_ms)
+{
+	struct pollfd p = { .fd = m->efd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, timeout_ms) > 0 && read(m->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		mail_log(LOG_WARNING, "eventfd: %s", strerror(errno));
+}
+
+/* Until the next message comes due, if that is sooner than the next poll: a held
+ * message goes at its slot, not up to a poll later. */
+static int idle_ms(struct upn_mailer *m)
+{
+	int64_t due = upn_outbox_next_due(m->ob), now_ms;
+	struct timespec t;
+
+	if (due <= 0)
+		return POLL_MS;
+	clock_gettime(CLOCK_REALTIME, &t);
+	now_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	if (due * 1000 - now_ms >= POLL_MS)
+		return POLL_MS;
+	/* A few ms late, never early: next_try has whole seconds. */
+	return due * 1000 > now_ms ? (int)(due * 1000 - now_ms) + 5 : POLL_MS;
+}
+
+static void *mailer_main(void *arg)
+{
+	struct upn_mailer *m = arg;
+
+	update_gauge(m, mono_ms(), true);
+	while (!atomic_load(&m->stop)) {
+		if (!round_once(m))
+			wait_kick(m, idle_ms(m));
+	}
+	if (m->nunrec)
+		flush_unrecorded(m);
+	if (m->nunrec)
+		mail_log(LOG_ERR,
+			 "%zu messages accepted by a relay could not be recorded as sent; "
+			 "they will be sent again",
+			 m->nunrec);
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int copy_config(struct upn_mailer *m, const struct upn_mail_config *cfg, char *err,
+		       size_t errlen)
+{
+	m->cfg = *cfg;
+	m->cfg.relays = NULL;
+	if (cfg->nrelays) {
+		m->cfg.relays = calloc(cfg->nrelays, sizeof(*cfg->relays));
+		if (!m->cfg.relays) {
+			set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(m->cfg.relays, cfg->relays, cfg->nrelays * sizeof(*cfg->relays));
+	}
+	for (size_t i = 0; i < cfg->nrelays; i++) {
+		/* libesmtp splits "host:port" at the first colon. */
+		if (strchr(cfg->relays[i].host, ':')) {
+			set_err(err, errlen,
+				"relay %s: an IPv6 literal cannot be used (libesmtp); give a "
+				"host name",
+				cfg->relays[i].host);
+			return -1;
+		}
+	}
+	if (!upn_mail_valid(cfg->from)) {
+		set_err(err, errlen, "from: '%s' is not a usable mail address", cfg->from);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_mailer(struct upn_mailer *m)
+{
+	upn_outbox_close(m->ob);
+	upn_mailsend_free(m->send);
+	upn_mailrelays_destroy(&m->relays);
+	upn_mailrate_destroy(&m->rate);
+	if (m->efd >= 0)
+		close(m->efd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->unrec);
+	free(m->order);
+	free(m->tmpl);
+	free(m->cfg.relays);
+	free(m);
+}
+
+struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const char *db_path,
+				    char *err, size_t errlen)
+{
+	struct upn_mailer *m = calloc(1, sizeof(*m));
+	sigset_t all, old;
+	int rc;
+
+	if (!m) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->efd = -1;
+	atomic_init(&m->stop, false);
+	pthread_mutex_init(&m->lock, NULL);
+	if (copy_config(m, cfg, err, errlen))
+		goto fail;
+	m->tmpl = upn_mail_template_load(cfg->template_path, err, errlen);
+	if (!m->tmpl)
+		goto fail;
+	m->unrec = calloc(UNRECORDED_MAX, sizeof(*m->unrec));
+	m->order = calloc(cfg->nrelays ? cfg->nrelays : 1, sizeof(*m->order));
+	if (!m->unrec || !m->order || upn_mailrelays_init(&m->relays, &m->cfg) ||
+	    upn_mailrate_init(&m->rate, cfg->rate, cfg->rate_per_domain)) {
+		set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	m->send = upn_mailsend_new(&m->cfg, &m->stop, err, errlen);
+	if (!m->send)
+		goto fail;
+	m->ob = upn_outbox_open(db_path, err, errlen);
+	if (!m->ob)
+		goto fail;
+	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->efd < 0) {
+		set_err(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	/* Signals belong to the event loop's signalfd; the thread must never take one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&m->thread, NULL, mailer_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		set_err(err, errlen, "cannot start the mailer thread: %s", strerror(rc));
+		goto fail;
+	}
+	if (!cfg->nrelays)
+		mail_log(LOG_INFO, "no relay configured: mail is queued, not sent");
+	return m;
+fail:
+	free_mailer(m);
+	return NULL;
+}
+
+void upn_mailer_kick(struct upn_mailer *m)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (!m)
+		return;
+	/* EAGAIN only when the counter would overflow: it is readable anyway. */
+	n = write(m->efd, &one, sizeof(one));
+	(void)n;
+}
+
+void upn_mailer_stop(struct upn_mailer *m)
+{
+	if (!m)
+		return;
+	atomic_store(&m->stop, true);
+	upn_mailer_kick(m);
+	pthread_join(m->thread, NULL);
+	free_mailer(m);
+}
+
+void upn_mailer_get_stats(struct upn_mailer *m, struct upn_mailer_stats *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->stats;
+	pthread_mutex_unlock(&m->lock);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Copyright (C) 2026 The upnotify authors. */
+/* The text of a recovery mail (patent figure 8): the template, its placeholders, and
+ * the checks that keep a value from ever becoming a header of its own.
+ *
+ * A template is a message in miniature: header lines ("Subject: ...", "X-Foo: ..."),
+ * one empty line, then the body. LF or CRLF line ends; every line end of the result
+ * is CRLF. The mailer writes Date, From, To, Message-ID, Auto-Submitted, MIME-Version
+ * and Content-Type/-Transfer-Encoding itself, so a template may not set those (nor
+ * Cc, Bcc, Sender, Return-Path, Received); without a Subject it gets the default one.
+ * A header value with non-ASCII text is sent as RFC 2047 encoded words, long header
+ * lines are folded at spaces.
+ *
+ * Placeholders, anywhere in the template:
+ *   {server}       the recovered server's address
+ *   {server_name}  its reverse DNS name, or the address when it has none
+ *   {server_full}  "name (address)", or just the address (figure 8's form)
+ *   {client}       the client's address
+ *   {port}         the server port the client tried
+ *   {first}        the client's first failed attempt, RFC 3339 with the local offset
+ *   {recovered}    when the server recovered, RFC 3339 with the local offset
+ *   {to} {from}    the recipient and the sender
+ *   {message_id}   the Message-ID with its angle brackets
+ *   {date}         the Date header's value
+ * "{{" is a literal "{". Any other "{word}" is left as it is when rendering, but
+ * upn_mail_template_check() refuses it: a typo must fail at start, not reach 100,000
+ * people. */
+#ifndef UPN_MAILTEXT_H
+#define UPN_MAILTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailer.h"
+
+/* Bytes of a template file; more is surely not a mail. */
+#define UPN_MAIL_TEMPLATE_MAX (64 * 1024)
+
+/* The built-in template: figure 8's notice, plus what the client tried. */
+extern const char upn_mail_default_template[];
+
+/* NULL when every value of @f may go into a header, else the name of the first one
+ * that may not ("to", "server_name", ...): a missing required value, or a control
+ * character (CR, LF, ...) anywhere, or in an address or the Message-ID anything
+ * but printable ASCII. */
+const char *upn_mail_fields_check(const struct upn_mail_fields *f);
+
+/* 0, or -EINVAL with "line N: why" in @err: bad header syntax, a header the mailer
+ * writes itself, no empty line before the body, an unknown placeholder. */
+int upn_mail_template_check(const char *tmpl, char *err, size_t errlen);
+
+/* Reads and checks a template file; the built-in one for NULL or "". A malloc'ed
+ * string, or NULL with "path: why" in @err. */
+char *upn_mail_template_load(const char *path, char *err, size_t errlen);
+
+/* "upn-<32 hex digits>@<the domain of @from>": a hash of the server, the client and
+ * the outage, so a message sent twice (after a crash) carries the same Message-ID
+ * both times and the receiving side can tell. @buf holds UPN_MAIL_MAX + 1 bytes. */
+void upn_mail_message_id(const char *server, const char *client, int64_t outage, const char *from,
+			 char *buf);
+
+#endif
