@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  status                        counters and gauges\n"
 		   "  waitlist [SERVER]             down servers and the clients waiting\n"
+		   "  recover SERVER                the server is back: tell its clients now\n"
+		   "  outbox                        the recovery mails and their state\n"
 		   "  clients list                  the client mail table\n"
 		   "  clients add ADDR_OR_PREFIX MAIL\n"
 		   "  clients del ADDR_OR_PREFIX\n"
@@ -122,6 +124,50 @@ static int cmd_waitlist(const char *server)
 			       str(c, "client"), json_integer_value(json_object_get(c, "port")),
 			       json_integer_value(json_object_get(c, "attempts")), str(c, "first"),
 			       str(c, "last"), str(c, "cause"));
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_recover(const char *server)
+{
+	json_t *r;
+	int ret = call(json_pack("{s:s, s:s}", "cmd", "recover", "server", server), &r);
+
+	if (ret)
+		return ret;
+	if (as_json)
+		print_json(r);
+	else
+		printf("%s recovered: %" JSON_INTEGER_FORMAT " mails queued\n", server,
+		       json_integer_value(json_object_get(r, "queued")));
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_outbox(void)
+{
+	json_t *r, *m;
+	size_t i;
+	int ret = call(json_pack("{s:s}", "cmd", "outbox"), &r);
+
+	if (ret)
+		return ret;
+	if (as_json) {
+		print_json(r);
+	} else {
+		if (!json_array_size(r))
+			printf("the outbox is empty\n");
+		json_array_foreach(r, i, m)
+			printf("%-6" JSON_INTEGER_FORMAT
+			       " %-8s %-32s %-20s tries %" JSON_INTEGER_FORMAT "%s%s\n",
+			       json_integer_value(json_object_get(m, "id")), str(m, "state"),
+			       str(m, "recipient"), str(m, "server"),
+			       json_integer_value(json_object_get(m, "tries")),
+			       json_is_string(json_object_get(m, "last_error")) ? "  " : "",
+			       json_is_string(json_object_get(m, "last_error")) ?
+				       str(m, "last_error") :
+				       "");
 	}
 	json_decref(r);
 	return 0;
@@ -263,6 +309,10 @@ int main(int argc, char **argv)
 		return cmd_waitlist(argc == 2 ? argv[1] : NULL);
 	if (!strcmp(argv[0], "clients"))
 		return cmd_clients(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "recover") && argc == 2)
+		return cmd_recover(argv[1]);
+	if (!strcmp(argv[0], "outbox") && argc == 1)
+		return cmd_outbox();
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -16,6 +16,8 @@
 
 #include "limits.h"
 #include "log.h"
+#include "mailer.h"
+#include "recovery.h"
 #include "timefmt.h"
 
 struct conn {
@@ -312,6 +314,28 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "ctl.errors", cs.errors);
 	COUNTER(c, "ctl.refused", cs.refused);
 	COUNTER(c, "ctl.timeouts", cs.timeouts);
+	COUNTER(c, "notify.recoveries", d->notify.stats.recoveries);
+	COUNTER(c, "notify.queued", d->notify.stats.queued);
+	COUNTER(c, "notify.stale", d->notify.stats.stale);
+	COUNTER(c, "notify.no_address", d->notify.stats.no_address);
+	COUNTER(c, "notify.reached", d->notify.stats.reached);
+	COUNTER(c, "notify.purged", d->notify.stats.purged);
+	COUNTER(c, "notify.purged_servers", d->notify.stats.purged_servers);
+	COUNTER(c, "neigh_failures", ds->neigh_failures);
+	upn_recovery_stats_json(d, c);
+	if (d->mailer) {
+		struct upn_mailer_stats ms;
+
+		upn_mailer_get_stats(d->mailer, &ms);
+		COUNTER(c, "mail.sent", ms.sent);
+		COUNTER(c, "mail.temp_failures", ms.temp_failures);
+		COUNTER(c, "mail.perm_failures", ms.perm_failures);
+		COUNTER(c, "mail.sessions", ms.sessions);
+		COUNTER(c, "mail.relay_failures", ms.relay_failures);
+		COUNTER(c, "mail.rate_limited", ms.rate_limited);
+		COUNTER(c, "mail.header_rejected", ms.header_rejected);
+		COUNTER(g, "mail_queued", ms.queued);
+	}
 	COUNTER(g, "pending", upn_syntrack_count(&d->detect.syn));
 	COUNTER(g, "servers", d->wl.servers.live);
 	COUNTER(g, "waiting", upn_waitlist_count(&d->wl));
@@ -324,12 +348,49 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 				  "counters", c, "gauges", g));
 }
 
+static json_t *cmd_recover(struct upn_daemon *d, json_t *req, int *durable)
+{
+	const char *server;
+	struct upn_event ev = {
+		.type = UPNOTIFY_CMD_SERVER_UP_NTF,
+		.cause = UPNOTIFY_CAUSE_MANUAL,
+		.ts_ns = upn_now_real_ns(),
+	};
+	int queued;
+
+	if (json_unpack(req, "{s:s}", "server", &server))
+		return error_reply("expected {\"server\": ADDRESS}");
+	if (upn_addr_parse(server, &ev.server))
+		return error_reply("'%s' is not an IP address", server);
+	queued = upn_daemon_event(d, &ev);
+	if (queued < 0)
+		return error_reply("%s is not down", server);
+	*durable = 1;
+	return ok_reply(json_pack("{s:s, s:i}", "server", server, "queued", queued));
+}
+
+/* A read of at most OUTBOX_LIST_MAX rows on a connection of its own: WAL readers never
+ * wait for the writer, so this is the one bounded store read the loop does. */
+#define OUTBOX_LIST_MAX 1000
+
+static json_t *cmd_outbox(struct upn_daemon *d, json_t *req, int *durable)
+{
+	char err[256];
+	json_t *rows = upn_mailer_outbox(d->cfg.store_path, OUTBOX_LIST_MAX, err, sizeof(err));
+
+	if (!rows)
+		return error_reply("outbox: %s", err);
+	return ok_reply(rows);
+}
+
 static const struct {
 	const char *name;
 	json_t *(*fn)(struct upn_daemon *d, json_t *req, int *durable);
 } commands[] = {
 	{ "status", cmd_status },
 	{ "waitlist", cmd_waitlist },
+	{ "recover", cmd_recover },
+	{ "outbox", cmd_outbox },
 	{ "clients.list", cmd_clients_list },
 	{ "clients.add", cmd_clients_add },
 	{ "clients.del", cmd_clients_del },

@@ -149,9 +149,18 @@ static void on_synack(struct upn_detect *d, const struct upn_pkt *p, uint64_t re
 	/* A down host that completes a handshake is back (patent ¶0179); a refusing
 	 * one is back when the service its clients wanted answers. */
 	if (s && (s->state == UPN_SERVER_DOWN ||
-		  (s->state == UPN_SERVER_REFUSING && upn_waitlist_server_port(s, p->sport))))
-		server_event(d, UPNOTIFY_CMD_SERVER_UP_NTF, &p->src, UPNOTIFY_CAUSE_SYNACK,
-			     real_ns);
+		  (s->state == UPN_SERVER_REFUSING && upn_waitlist_server_port(s, p->sport)))) {
+		/* The client that got through needs no mail to tell it so. */
+		struct upn_event ev = {
+			.type = UPNOTIFY_CMD_SERVER_UP_NTF,
+			.cause = UPNOTIFY_CAUSE_SYNACK,
+			.client = p->dst,
+			.server = p->src,
+			.ts_ns = real_ns,
+		};
+
+		emit(d, &ev);
+	}
 }
 
 static void on_rst(struct upn_detect *d, const struct upn_pkt *p, uint64_t real_ns)

@@ -16,9 +16,14 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "mailer.h"
+#include "mailtext.h"
+#include "recovery.h"
 #include "rules.h"
 
 #define VERSION "0.1"
+/* How often entries older than max_wait are looked for: a scan of the waitlist. */
+#define PURGE_INTERVAL_MS 60000
 
 struct runtime {
 	struct upn_daemon d;
@@ -42,16 +47,7 @@ static void usage(FILE *f)
 /* Every source hands its events here. */
 static void on_event(void *ctx, const struct upn_event *ev)
 {
-	struct upn_daemon *d = ctx;
-	char c[UPN_ADDRSTRLEN], s[UPN_ADDRSTRLEN];
-
-	if (ev->type == UPNOTIFY_CMD_FAILED_ACCESS_NTF)
-		upn_dbg("failed access: %s -> %s port %u (%s)", upn_addr_fmt(&ev->client, c),
-			upn_addr_fmt(&ev->server, s), ev->port, upn_cause_name(ev->cause));
-	else
-		upn_info("%s: %s (%s)", upn_event_name(ev->type), upn_addr_fmt(&ev->server, s),
-			 upn_cause_name(ev->cause));
-	upn_waitlist_event(&d->wl, ev);
+	upn_daemon_event(ctx, ev);
 }
 
 static void on_packet(void *ctx, const void *pkt, size_t len)
@@ -194,6 +190,7 @@ static int setup(struct runtime *rt)
 	}
 	upn_info("loaded %u servers, %u waiting clients, %u mail addresses", d->wl.servers.live,
 		 upn_waitlist_count(&d->wl), upn_clients_count(&d->clients));
+	upn_notify_init(&d->notify, &d->wl, &d->clients, &d->journal, d->cfg.max_wait_s);
 	if (upn_detect_init(&d->detect, &d->cfg, &d->wl, on_event, d)) {
 		upn_err("out of memory");
 		return -1;
@@ -230,6 +227,19 @@ static int setup(struct runtime *rt)
 		d->rules_installed = true;
 	}
 
+	if (d->cfg.mail.nrelays) {
+		d->mailer = upn_mailer_start(&d->cfg.mail, d->cfg.store_path, err, sizeof(err));
+		if (!d->mailer) {
+			upn_err("mail: %s", err);
+			return -1;
+		}
+	} else {
+		upn_warn("mail: no relay configured; recovery mails stay in the outbox");
+	}
+	if (upn_recovery_open(d))
+		return -1;
+	upn_recovery_probe_all(d);
+
 	d->ctl = upn_control_open(d, d->cfg.ctl_socket, d->cfg.ctl_mode);
 	if (!d->ctl)
 		return -1;
@@ -242,13 +252,18 @@ static int run(struct runtime *rt)
 {
 	struct upn_daemon *d = &rt->d;
 
+	int64_t next_purge = upn_now_mono_ms() + PURGE_INTERVAL_MS;
+	uint64_t durable;
+
 	while (!d->loop.stop) {
 		int64_t now = upn_now_mono_ms(), next = upn_detect_next_deadline(&d->detect);
-		int64_t flush = upn_journal_deadline(&d->journal);
+		int64_t deadlines[] = { upn_journal_deadline(&d->journal),
+					upn_recovery_deadline(d) };
 		int timeout = 1000;
 
-		if (flush >= 0 && (next < 0 || flush < next))
-			next = flush;
+		for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
+			if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next))
+				next = deadlines[i];
 		if (next >= 0 && next - now < timeout)
 			timeout = next > now ? (int)(next - now) : 0;
 		if (upn_loop_once(&d->loop, timeout) < 0) {
@@ -257,9 +272,21 @@ static int run(struct runtime *rt)
 		}
 		now = upn_now_mono_ms();
 		upn_detect_expire(&d->detect, now, upn_now_real_ns());
+		upn_recovery_tick(d, now);
+		if (now >= next_purge) {
+			upn_notify_purge(&d->notify, (int64_t)(upn_now_real_ns() / 1000000000ull));
+			next_purge = now + PURGE_INTERVAL_MS;
+		}
 		if (upn_journal_due(&d->journal, now))
 			upn_journal_flush(&d->journal);
-		upn_control_tick(d->ctl, upn_store_durable_seq(d->store), now);
+		durable = upn_store_durable_seq(d->store);
+		/* Mails are the mailer's to see only once they are committed. */
+		if (d->mail_barrier && durable >= d->mail_barrier) {
+			d->mail_barrier = 0;
+			if (d->mailer)
+				upn_mailer_kick(d->mailer);
+		}
+		upn_control_tick(d->ctl, durable, now);
 	}
 	return 0;
 }
@@ -281,6 +308,9 @@ static void teardown(struct runtime *rt)
 
 	if (d->rules_installed)
 		upn_rules_remove();
+	upn_recovery_close(d);
+	if (d->mailer)
+		upn_mailer_stop(d->mailer);
 	if (d->nfq.nl)
 		upn_nfq_close(&d->nfq);
 	upn_control_close(d->ctl);
@@ -350,6 +380,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
+		/* The template is part of the configuration: a bad one must fail here, not
+		 * at start. */
+		if (rt.d.cfg.mail.template_path[0]) {
+			char *t = upn_mail_template_load(rt.d.cfg.mail.template_path, err,
+							 sizeof(err));
+
+			if (!t) {
+				fprintf(stderr, "%s\n", err);
+				upn_config_free(&rt.d.cfg);
+				return 2;
+			}
+			free(t);
+		}
 		printf("%s: configuration OK\n", config);
 		upn_config_free(&rt.d.cfg);
 		return 0;

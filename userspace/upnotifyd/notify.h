@@ -19,6 +19,7 @@ struct upn_notify_stats {
 	uint64_t queued;     /* mails queued */
 	uint64_t stale;	     /* clients whose last attempt was older than max_wait */
 	uint64_t no_address; /* clients with no mail address */
+	uint64_t reached;    /* the client whose own connection showed the recovery */
 	uint64_t unqueued;   /* mails that could not be queued (no memory) */
 	uint64_t purged;     /* entries purged for age */
 	uint64_t purged_servers;

@@ -264,6 +264,17 @@ void upn_waitlist_event(struct upn_waitlist *wl, const struct upn_event *ev)
 	}
 }
 
+uint32_t upn_waitlist_find(const struct upn_waitlist *wl, const struct upn_addr *server,
+			   const struct upn_addr *client)
+{
+	struct upn_wl_entry key;
+
+	memset(&key, 0, sizeof(key));
+	key.server = server_idx(wl, server);
+	key.client = *client;
+	return key.server == UPN_NIL ? UPN_NIL : upn_ihash_lookup(&wl->eindex, &key);
+}
+
 void upn_waitlist_remove_entry(struct upn_waitlist *wl, uint32_t idx)
 {
 	struct upn_wl_entry *e = upn_waitlist_entry(wl, idx);

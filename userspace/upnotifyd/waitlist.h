@@ -77,6 +77,9 @@ bool upn_waitlist_server_port(const struct upn_wl_server *s, uint16_t port);
 /* UPN_SERVER_UP for a server the waitlist does not know. */
 enum upn_server_state upn_waitlist_state(const struct upn_waitlist *wl,
 					 const struct upn_addr *addr);
+/* The entry of @client on @server's list, or UPN_NIL. */
+uint32_t upn_waitlist_find(const struct upn_waitlist *wl, const struct upn_addr *server,
+			   const struct upn_addr *client);
 /* Forget one client of a server. */
 void upn_waitlist_remove_entry(struct upn_waitlist *wl, uint32_t idx);
 /* Forget a server and its clients. */

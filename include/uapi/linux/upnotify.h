@@ -37,6 +37,8 @@
  * UPNOTIFY_CMD_SERVER_UP_NTF: a down server has recovered.
  *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_TIMESTAMP
  *	UPNOTIFY_A_CAUSE	u8	SYNACK, TRAP, NEIGH, PROBE or MANUAL
+ *	UPNOTIFY_A_CLIENT	binary	with SYNACK: the client whose handshake completed;
+ *					it needs no notification
  *
  * Commands (userspace -> kernel)
  * ------------------------------
