@@ -3,19 +3,24 @@
 # Copyright (C) 2026 The upnotify authors.
 #
 # `make demo`: the whole story, told as it happens, in throw-away network namespaces
-# (the topology of tests/scenarios/lib.sh; nothing outside them is touched):
+# (the topology of tests/scenarios/lib.sh; nothing outside them is touched), with the
+# real parts a site would have:
 #
 #   client 198.51.100.2, .3 ----- gw 198.51.100.1 | 203.0.113.1 ----- server 203.0.113.2
-#                                 upnotifyd                           web service :80
+#                                 upnotifyd, traps on udp :162         web service :80,
+#                                 Postfix on 127.0.0.1:2525 -> Maildir net-snmp's snmpd
 #
-# A client reaches the healthy server; the server's link fails; two clients try and
-# fail; upnotifyd has put them on the server's waitlist; it survives kill -9.
-# (Recovery and mail come in later chapters.) Exits nonzero if any step fails.
+# A client reaches the healthy server; the server goes down; two clients try and
+# fail; upnotifyd puts them on the server's waitlist, which survives kill -9; the
+# server comes back and its snmpd sends coldStart as it starts; Postfix delivers one
+# mail to each waiting client's address, and the demo prints them. Recovery here is by
+# the trap alone (probes and neighbour events are off). Exits nonzero if any step fails.
 set -e
 . "$(dirname "$0")/scenarios/lib.sh"
 
 PORT=80
 STEP=0
+SNMP_PORT=162
 
 say() { printf '%s\n' "$@"; }
 step() {
@@ -34,8 +39,8 @@ die() {
 shown() {
 	local ns=$1
 	shift
-	printf '  %s# %s\n' "${ns}" "$*"
-	ip netns exec "upn$$-$ns" "$@" 2>&1 | sed 's/^/    /'
+	printf '    %s# %s\n' "${ns}" "$*"
+	ip netns exec "upn$$-$ns" "$@" 2>&1 | sed 's/^/      /'
 	return "${PIPESTATUS[0]}"
 }
 
@@ -45,10 +50,11 @@ demo_cleanup() {
 	trap - EXIT
 	exec 1>&8 2>&9
 	[ -z "$DAEMON_PID" ] || daemon_stop >/dev/null 2>&1
+	run_cleanups
 	topo_down
 	rm -rf "$UPN_TMP"
 	if [ "$rc" -eq 0 ]; then
-		printf '\nDone: namespaces removed, daemon stopped.\n'
+		printf '\nDone: namespaces removed; upnotifyd, snmpd and Postfix stopped.\n'
 	fi
 	exit "$rc"
 }
@@ -61,64 +67,72 @@ fi
 for b in "$UPNOTIFYD" "$UPNOTIFYCTL"; do
 	[ -x "$b" ] || { echo "demo: $b missing; run make" >&2; exit 1; }
 done
+for b in postfix snmpd; do
+	command -v $b >/dev/null || { echo "demo: $b missing; run scripts/deps.sh" >&2; exit 1; }
+done
 
-# --- chapter 1: a healthy network --------------------------------------------------
+# --- a healthy network ------------------------------------------------------------------
 
-step "Building a small network: clients, a gateway, a server (namespaces upn$$-*)."
+step "A small network in namespaces upn$$-*: clients 198.51.100.2 and .3, a gateway, a server."
 topo_up || die "the namespaces could not be set up"
 server_listen $PORT || die "the server's web service did not start"
-say "  client 198.51.100.2 and .3  ->  gateway 198.51.100.1 / 203.0.113.1  ->  server 203.0.113.2:$PORT"
+say "    client 198.51.100.2, .3  ->  gateway 198.51.100.1 | 203.0.113.1  ->  server 203.0.113.2:$PORT"
 
-step "Starting upnotifyd on the gateway (event source: $UPN_SOURCE)."
+step "Postfix on the gateway's loopback, $PF_ADDR:$PF_PORT, delivers mail for example.test to a Maildir."
+gw_pf_start >/dev/null || die "Postfix did not start"
+
+step "upnotifyd starts on the gateway: SNMP traps on udp:$GW_S:$SNMP_PORT, mail via $MAIL_RELAY."
 CFG_SYN_TIMEOUT=2s
 CFG_CLIENTS="$C1 = sato@example.test
 198.51.100.0/24 = lab@example.test"
+cfg_mail
+cfg_recovery snmp_listen=udp:$GW_S:$SNMP_PORT snmp_community=$SNMP_COMMUNITY
 daemon_start >/dev/null || die "upnotifyd did not start"
-say "  It watches traffic through the gateway. Status:"
-ctl status --json | jq -c '{source, uptime}' | sed 's/^/    /'
+say "    [clients] $C1 = sato@example.test, 198.51.100.0/24 = lab@example.test"
 
 step "A client visits the healthy server."
 out=$(in_c timeout 5 socat -T2 - "TCP:$S1:$PORT,bind=$C1,connect-timeout=2" </dev/null 2>&1) ||
 	die "the healthy server could not be reached"
-say "  client $C1 connected to $S1:$PORT and got: \"$out\""
-say "  Nothing to remember: the server answered."
+say "    $C1 got \"$out\" from $S1:$PORT: nothing to remember."
 
-# --- chapter 2: the server fails ---------------------------------------------------
+# --- the server fails -------------------------------------------------------------------
 
-step "The server's network link fails."
+step "The server goes down (its link is cut); two clients try to visit it, and fail."
 server_link_down
-say "  Its cable is out: the gateway can no longer reach $S1."
-
-step "Two clients try to visit the server, and fail."
 for c in $C1 $C2; do
 	shown client nc -v -z -w 3 -s $c $S1 $PORT || true
 done
-say "  The gateway found nobody at $S1 and told each client so (ICMP host unreachable)."
 
-step "upnotifyd has put both clients on the server's waitlist."
+step "upnotifyd has put both on the server's waitlist (upnotifyctl waitlist):"
 poll 10 wl_has $S1 $C1 || die "$C1 is not on the waitlist"
 poll 10 wl_has $S1 $C2 || die "$C2 is not on the waitlist"
-say "  In words (upnotifyctl waitlist):"
 ctl waitlist | sed 's/^/    /'
-say "  And as JSON, for programs (upnotifyctl waitlist --json):"
-ctl waitlist --json | sed 's/^/    /'
-say "  The mail addresses that will be told when the server is back:"
-ctl clients list | sed 's/^/    /'
 
-# --- chapter 3: the daemon dies -----------------------------------------------------
-
-step "The daemon is killed without warning (kill -9)."
+step "upnotifyd is killed (kill -9) and started again: the waitlist is still there."
 before=$(wl_sorted)
 daemon_kill9
-say "  Traffic still flows: its firewall rules let packets pass when nobody listens."
-
-step "It is started again, and the waitlist is still there."
 daemon_start >/dev/null || die "upnotifyd did not restart"
-after=$(wl_sorted)
-[ "$before" = "$after" ] || die "the waitlist changed across the restart"
-ctl waitlist | sed 's/^/    /'
-say "  Same clients, same first attempts: it was safely stored before it was shown."
+[ "$before" = "$(wl_sorted)" ] || die "the waitlist changed across the restart"
+say "    $(ctl waitlist | head -n 1)"
 
-# Later chapters: the server comes back, the clients get mail.
+# --- the server comes back ------------------------------------------------------------
+
+step "The server comes back; its snmpd starts and sends coldStart (trap2sink $GW_S)."
+server_link_up
+snmpd_start
+poll 15 server_gone $S1 || die "the trap did not recover the server"
+grep -E 'info: (trap |server-up)' "$DLOG" | sed 's/^info: /    upnotifyd: /'
+
+step "Postfix delivers the mails (upnotifyctl outbox):"
+poll 15 mail_count_ge 2 || die "the mails did not arrive"
+poll 5 outbox_jq 'length == 2 and all(.[]; .state == "sent")' || die "the outbox is not all sent"
+ctl outbox | sed 's/^/    /'
+n=0
+for f in $(mail_index | sort | cut -f4); do
+	n=$((n + 1))
+	say "    --- mail $n, from the Maildir"
+	say "    To: $(mail_header "$f" To)" "    Subject: $(mail_header "$f" Subject)"
+	mail_body "$f" | grep -v '^$' | sed 's/^/      /'
+done
 
 step "Cleaning up."

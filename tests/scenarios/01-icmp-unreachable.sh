@@ -17,6 +17,8 @@ trap cleanup EXIT
 require_env
 
 topo_up
+# The ICMP path itself: no neighbour event may report the attempt first.
+cfg_recovery
 daemon_start
 check "upnotifyd reports source $UPN_SOURCE" status_jq '.source == $s' --arg s "$UPN_SOURCE"
 check "the waitlist starts empty" wl_jq 'length == 0'

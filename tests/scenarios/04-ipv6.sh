@@ -19,6 +19,8 @@ require_env
 
 CFG_SYN_TIMEOUT=2s
 topo_up
+# The ICMP path itself: no neighbour event may report the attempt first.
+cfg_recovery
 daemon_start
 
 syn_from $C1_6 $S2_6 81

@@ -82,6 +82,9 @@ CFG_PER_SERVER_MAX=65536
 CFG_TOTAL_MAX=1048576
 CFG_ONLY_KNOWN=no
 CFG_CLIENTS=		# lines "prefix = mail" for [clients]
+CFG_MAX_WAIT=		# [store] max_wait, when set
+CFG_RECOVERY=		# lines "name = value" for [recovery]; the section only when set
+CFG_MAIL=		# lines "name = value" for [mail]; the section only when set
 
 # Every timeout in one place: nothing in a scenario may wait longer than these.
 T_READY=10		# daemon start until `upnotifyctl status` answers
@@ -124,6 +127,16 @@ dump_state() {
 		else
 			diag "upnotifyctl fails: $st${wl:-}"
 		fi
+		# Scenarios with mail: what the outbox holds.
+		if [ -n "$CFG_MAIL" ] && st=$(ctl outbox --json 2>&1); then
+			diag "outbox (first 10):"
+			jq -c '.[:10][] | {id, recipient, server, state, tries, last_error, relay}' \
+				<<<"$st" 2>&1 | sed 's/^/#   /'
+		fi
+	fi
+	if [ -n "${PF_LOG:-}" ] && [ -s "$PF_LOG" ]; then
+		diag "postfix maillog (last 10 lines):"
+		tail -n 10 "$PF_LOG" | sed 's/^/#   /'
 	fi
 }
 
@@ -421,11 +434,14 @@ write_config() {
 	only_known_clients = $CFG_ONLY_KNOWN
 	[store]
 	path = $DB
+	${CFG_MAX_WAIT:+max_wait = $CFG_MAX_WAIT}
 	[control]
 	socket = $SOCK
 	[clients]
 	$CFG_CLIENTS
 	CONF
+	[ -z "$CFG_RECOVERY" ] || printf '[recovery]\n%s\n' "$CFG_RECOVERY" >>"$CONF"
+	[ -z "$CFG_MAIL" ] || printf '[mail]\n%s\n' "$CFG_MAIL" >>"$CONF"
 }
 
 # A child that has exited stays a zombie until waited for, and kill -0 still
@@ -598,6 +614,258 @@ rules_snapshot() {
 		sed -E 's/\[[0-9]+:[0-9]+\]/[0:0]/g; s/counter packets [0-9]+ bytes [0-9]+/counter/g'
 }
 
+# --- recovery and mail: scenarios 12-18 and the demo --------------------------------
+#
+# The real parts run where they would on a real network: a private Postfix
+# (tests/lib/postfix.sh) on the gateway's loopback, where upnotifyd's mailer reaches it
+# as $MAIL_RELAY; net-snmp's snmpd as the server's own agent in the server namespace,
+# which sends a coldStart trap to the gateway as it starts (trap2sink); snmptrap and
+# snmpinform from either end for the traps a test crafts. Everything started here is
+# stopped by cleanup (at_cleanup), on failure too, and keeps its files in UPN_TMP
+# (Postfix in its own PF_DIR, removed by pf_stop).
+
+. "$UPN_ROOT/tests/lib/postfix.sh"
+
+PF_ADDR=127.0.0.1
+PF_PORT=2525
+MAIL_RELAY=smtp://$PF_ADDR:$PF_PORT
+MAIL_FROM=upnotify@example.test
+SNMP_PORT=10162
+SNMP_COMMUNITY=upn-test-community
+SNMPD_PID=
+
+# require_tools CMD...: like require_env's check of the tools: scripts/deps.sh
+# installs them, so a missing one is a failure, not a skip.
+require_tools() {
+	local b
+	for b in "$@"; do
+		if ! command -v "$b" >/dev/null; then
+			echo "not ok 1 - $b installed (scripts/deps.sh)"
+			echo "1..1"
+			exit 1
+		fi
+	done
+}
+
+# [mail] for a test: fast retries, so that nothing waits for minutes.
+# cfg_mail [RELAY...]: the relays in order ($MAIL_RELAY if none).
+cfg_mail() {
+	CFG_MAIL="relay = ${*:-$MAIL_RELAY}
+from = $MAIL_FROM
+retry_min = 1s
+retry_max = 2s
+relay_retry = 1s"
+}
+
+# cfg_recovery KEY=VALUE...: [recovery] with every signal off but the ones given, e.g.
+# `cfg_recovery probe=yes rise=3`; traps are on when snmp_listen is given.
+cfg_recovery() {
+	local kv probe=no neigh=no extra=
+	for kv in "$@"; do
+		case $kv in
+		probe=*) probe=${kv#*=} ;;
+		neigh=*) neigh=${kv#*=} ;;
+		*) extra="$extra
+${kv%%=*} = ${kv#*=}" ;;
+		esac
+	done
+	CFG_RECOVERY="probe = $probe
+neigh = $neigh$extra"
+}
+
+# Named cleanups, run in reverse order by cleanup before the namespaces go.
+UPN_CLEANUPS=()
+at_cleanup() { UPN_CLEANUPS+=("$*"); }
+run_cleanups() {
+	local i
+	for ((i = ${#UPN_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${UPN_CLEANUPS[i]}" >/dev/null 2>&1 || true
+	done
+	UPN_CLEANUPS=()
+}
+
+# gw_pf_start [PORT]: pf_start in the gateway namespace on $PF_ADDR, so that the
+# daemon's mailer and nothing else reaches it; sets PF_DIR, PF_MAILDIR, PF_LOG. Like
+# daemon_start, call it from the script itself, never inside check or $(...).
+gw_pf_start() {
+	local port=${1:-$PF_PORT} out rc=0
+	# pf_start runs inside the namespace; the one thing it tells back is its PF_DIR.
+	out=$(in_g bash -c '. "$1"; pf_start "$2" "$3" >&2; rc=$?; echo "$PF_DIR"; exit $rc' \
+		gw_pf_start "$UPN_ROOT/tests/lib/postfix.sh" "$PF_ADDR" "$port" \
+		</dev/null 8>&- 9>&-) || rc=$?
+	PF_DIR=$(tail -n 1 <<<"$out")
+	if [ -n "$PF_DIR" ]; then
+		PF_LOG=$PF_DIR/maillog
+		PF_MAILDIR=$PF_DIR/mail/example.test/all
+		PF_STARTED=1
+		# master(8) is signalled through its pid file: pf_stop works from here.
+		at_cleanup pf_stop
+	fi
+	if [ "$rc" -ne 0 ] || [ -z "$PF_DIR" ]; then
+		fail "postfix starts in the gateway namespace on $PF_ADDR:$port" "$out"
+		return 1
+	fi
+}
+
+# pf_queue_empty: Postfix holds no message it has yet to deliver.
+pf_queue_empty() { postqueue -c "$PF_DIR/etc" -p 2>&1 | grep -q 'Mail queue is empty'; }
+
+# --- the messages delivered --------------------------------------------------------
+
+mail_files() {
+	local f
+	for f in "$PF_MAILDIR"/new/* "$PF_MAILDIR"/cur/*; do
+		[ -f "$f" ] && printf '%s\n' "$f"
+	done
+	return 0
+}
+
+# mail_count_ge N: at least N messages delivered (for wait_for and poll).
+mail_count_ge() { [ "$(pf_count)" -ge "$1" ]; }
+
+# mail_index: one line per delivered message, "to<TAB>message-id<TAB>subject<TAB>file",
+# header names matched without case, folded lines unfolded, angle brackets kept.
+mail_index() {
+	local files
+	files=$(mail_files)
+	[ -n "$files" ] || return 0
+	# shellcheck disable=SC2086
+	awk '
+	function flush() {
+		if (prev != "")
+			printf "%s\t%s\t%s\t%s\n", h["to"], h["message-id"], h["subject"], prev
+		delete h
+	}
+	FNR == 1 { flush(); inhdr = 1; last = ""; prev = FILENAME }
+	inhdr && /^$/ { inhdr = 0; next }
+	inhdr && /^[ \t]/ { if (last != "" && last in h) { sub(/^[ \t]+/, " "); h[last] = h[last] $0 }; next }
+	inhdr {
+		n = index($0, ":"); if (!n) next
+		last = tolower(substr($0, 1, n - 1)); v = substr($0, n + 1); sub(/^[ \t]+/, "", v)
+		if (last in h) last = ""; else h[last] = v
+	}
+	END { flush() }' $files
+}
+
+# mail_count_to ADDR: messages whose To header is ADDR.
+mail_count_to() { mail_index | awk -F'\t' -v a="$1" 'tolower($1) == tolower(a)' | wc -l; }
+
+# mail_file_to ADDR: the (first) message to ADDR.
+mail_file_to() { mail_index | awk -F'\t' -v a="$1" 'tolower($1) == tolower(a) { print $4; exit }'; }
+
+# mail_recipients: the To of every message, sorted, one a line (duplicates kept).
+mail_recipients() { mail_index | cut -f1 | sort; }
+
+# mail_count_about ADDR SERVER: messages to ADDR whose Subject names SERVER.
+mail_count_about() {
+	mail_index | awk -F'\t' -v a="$1" -v s="$2" \
+		'tolower($1) == tolower(a) && (index($3 " ", s " ") || index($3, s ")")) { n++ }
+		END { print n + 0 }'
+}
+
+# mail_about_is ADDR SERVER N: N messages to ADDR about SERVER (for wait_for).
+mail_about_is() { [ "$(mail_count_about "$1" "$2")" -eq "$3" ]; }
+
+# mail_header FILE NAME: the first NAME header of FILE, unfolded; 1 if there is none.
+mail_header() {
+	awk -v want="$(tr 'A-Z' 'a-z' <<<"$2")" '
+	/^$/ { exit }
+	/^[ \t]/ { if (found == 1) { sub(/^[ \t]+/, " "); v = v $0 }; next }
+	{ if (found == 1) { found = 2; exit }
+	  n = index($0, ":"); if (n && tolower(substr($0, 1, n - 1)) == want) {
+		found = 1; v = substr($0, n + 1); sub(/^[ \t]+/, "", v) } }
+	END { if (found) { print v; exit 0 } exit 1 }' "$1"
+}
+
+# mail_body FILE: what follows the header.
+mail_body() { awk 'body { print } /^$/ { body = 1 }' "$1"; }
+
+# --- SNMP ---------------------------------------------------------------------------
+
+# snmp_in NS CMD ARGS...: a net-snmp tool in a namespace, reading no config of this
+# machine's and keeping its state (engine boots, ...) in UPN_TMP; numeric OIDs, no MIBs.
+snmp_in() {
+	local ns=$1
+	shift
+	mkdir -p "$UPN_TMP/snmp-tools/cert_indexes"
+	ip netns exec "$ns" env SNMPCONFPATH="$UPN_TMP/snmp-tools" \
+		SNMP_PERSISTENT_DIR="$UPN_TMP/snmp-tools" MIBS= MIBDIRS=/nonexistent \
+		timeout 15 "$@" </dev/null
+}
+
+# snmpd_start [CONFIG LINE...]: net-snmp's snmpd as the server's agent, in the server
+# namespace on $S1 (port 1161: nothing to do with the test), with a private config;
+# without lines, `trap2sink $GW_S:$SNMP_PORT $SNMP_COMMUNITY`, which makes it send a
+# v2c coldStart to the gateway as it starts, as every snmpd does. Sets SNMPD_PID and
+# returns at once; its log is $UPN_TMP/snmpd/snmpd.log.
+snmpd_start() {
+	local dir=$UPN_TMP/snmpd
+	mkdir -p "$dir/state/cert_indexes"
+	{
+		echo "agentAddress udp:$S1:1161"
+		echo "rocommunity public 127.0.0.1"
+		if [ $# -eq 0 ]; then
+			echo "trap2sink $GW_S:$SNMP_PORT $SNMP_COMMUNITY"
+		else
+			printf '%s\n' "$@"
+		fi
+	} >"$dir/snmpd.conf"
+	# The persistent directory is not the config's: snmpd rewrites its snmpd.conf.
+	ip netns exec "$NS_S" env SNMP_PERSISTENT_DIR="$dir/state" MIBS= MIBDIRS=/nonexistent \
+		snmpd -f -Lf "$dir/snmpd.log" -C -c "$dir/snmpd.conf" -p "$dir/snmpd.pid" \
+		</dev/null >>"$dir/snmpd.log" 2>&1 8>&- 9>&- &
+	SNMPD_PID=$!
+	at_cleanup snmpd_stop
+}
+
+# snmpd_stop: SIGTERM (it sends its shutdown notification on the way out) and wait.
+snmpd_stop() {
+	local pid=$SNMPD_PID
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	poll 5 not alive "$pid" || kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	SNMPD_PID=
+}
+
+# OIDs, numeric: no MIB files are needed anywhere.
+OID_COLDSTART=1.3.6.1.6.3.1.1.5.1
+OID_LINKDOWN=1.3.6.1.6.3.1.1.5.3
+OID_TRAPADDRESS=1.3.6.1.6.3.18.1.3.0	# snmpTrapAddress.0 (SNMP-COMMUNITY-MIB)
+OID_NETSNMP=1.3.6.1.4.1.8072.3.2.10	# a v1 trap's enterprise: net-snmp's Linux agent
+
+# --- counters, the outbox, the store --------------------------------------------------
+
+# between LO N HI: LO <= N <= HI.
+between() { [ "$1" -le "$2" ] && [ "$2" -le "$3" ]; }
+
+# counter_is NAME N: the counter NAME (exact) is N.
+counter_is() {
+	local v
+	v=$(ctl status --json | jq -e --arg k "$1" '.counters[$k]') || return 1
+	[ "$v" = "$2" ] || { echo "$1 is $v, expected $2"; return 1; }
+}
+
+# outbox_jq FILTER [jq options]: `upnotifyctl outbox --json` satisfies FILTER.
+outbox_jq() {
+	local f=$1
+	shift
+	ctl outbox --json | jq -e "$@" "$f" >/dev/null
+}
+
+# db SQL: a query of the daemon's store, read-only beside the running daemon (WAL);
+# rows as "a|b|c".
+db() { sqlite3 -cmd '.timeout 5000' -readonly "$DB" "$1"; }
+
+# outbox_rows: every outbox row as "recipient|server|client|cause|state", sorted.
+outbox_rows() {
+	db "SELECT recipient, server, client, cause, state FROM outbox
+		ORDER BY recipient, server, client"
+}
+
+# server_gone SERVER: no longer on the waitlist (it recovered, or was never down).
+server_gone() { wl_jq 'all(.[]; .server != $s)' --arg s "$1"; }
+
 # --- exit -------------------------------------------------------------------------
 
 cleanup() {
@@ -618,6 +886,7 @@ cleanup() {
 		fail "upnotifyd still running at the end" "it exited with status $drc"
 	fi
 	daemon_kill9
+	run_cleanups
 	topo_down
 	if [ "$T_FAILED" -ne 0 ] && [ -n "${UPN_KEEP:-}" ]; then
 		echo "# kept $UPN_TMP"
