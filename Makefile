@@ -112,7 +112,8 @@ install: all
 	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 userspace/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 userspace/man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 etc/upnotify.conf.example $(DESTDIR)$(SYSCONFDIR)/upnotify/
+	install -m 0644 etc/upnotify.conf.example etc/recovered.txt.example \
+		$(DESTDIR)$(SYSCONFDIR)/upnotify/
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#/usr/local/sbin#$(SBINDIR)#' etc/upnotifyd.service > $(DESTDIR)$(UNITDIR)/upnotifyd.service
 

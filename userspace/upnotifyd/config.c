@@ -394,18 +394,14 @@ static int add_relay(struct parse *p, const char *tok, void *arg)
 	else if (strstr(tok, "://"))
 		return fail(p, "relay: '%s': only smtp:// relays (STARTTLS is set with starttls)",
 			    tok);
-	if (*host == '[') {
-		/* [2001:db8::25]:25 */
-		colon = strchr(host, ']');
-		if (!colon)
-			return fail(p, "relay: '%s': unclosed '['", tok);
-		hlen = (size_t)(colon - host - 1);
-		host++;
-		colon = colon[1] == ':' ? colon + 1 : NULL;
-	} else {
-		colon = strrchr(host, ':');
-		hlen = colon ? (size_t)(colon - host) : strlen(host);
-	}
+	/* libesmtp takes "host:port" and splits at the first colon. */
+	if (*host == '[')
+		return fail(
+			p,
+			"relay: '%s': an IPv6 literal cannot be used (libesmtp); give a host name",
+			tok);
+	colon = strrchr(host, ':');
+	hlen = colon ? (size_t)(colon - host) : strlen(host);
 	if (!hlen || hlen >= sizeof(r.host))
 		return fail(p, "relay: '%s': no host", tok);
 	memcpy(r.host, host, hlen);
@@ -508,17 +504,19 @@ static int handler(void *user, const char *section, const char *name, const char
 		return fail(p, "unknown key '%s' in [waitlist]", name);
 	}
 	if (!strcmp(section, "store")) {
-		uint32_t ms = 0;
-
 		if (!strcmp(name, "path"))
 			return parse_path(p, name, v, c->store_path, sizeof(c->store_path));
 		if (!strcmp(name, "max_wait")) {
-			/* Whole seconds from 1 minute to a year. */
-			if (!parse_ms(p, name, v, 60000, UINT32_MAX, &ms))
-				return 0;
-			if (ms / 1000 > 366u * 86400)
-				return fail(p, "max_wait: at most 366d");
-			c->max_wait_s = ms / 1000;
+			uint64_t wait;
+
+			/* Whole seconds from 1 minute to a year: beyond what a u32 of ms holds. */
+			if (upn_duration_parse(v, &wait) || wait < 60000 ||
+			    wait > 366ull * 86400000)
+				return fail(
+					p,
+					"max_wait: expected a duration from 1m to 366d, got '%s'",
+					v);
+			c->max_wait_s = (uint32_t)(wait / 1000);
 			return 1;
 		}
 		return fail(p, "unknown key '%s' in [store]", name);

@@ -294,7 +294,6 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "events.server_up", ds->events[UPNOTIFY_CMD_SERVER_UP_NTF]);
 	COUNTER(c, "waitlist.failed_access", ws->failed_access);
 	COUNTER(c, "waitlist.server_down", ws->server_down);
-	COUNTER(c, "waitlist.server_up", ws->server_up);
 	COUNTER(c, "waitlist.load_over_cap", ws->load_over_cap);
 	COUNTER(c, "waitlist.new_entries", ws->new_entries);
 	COUNTER(c, "waitlist.repeat_attempts", ws->repeat_attempts);
@@ -319,6 +318,7 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "notify.stale", d->notify.stats.stale);
 	COUNTER(c, "notify.no_address", d->notify.stats.no_address);
 	COUNTER(c, "notify.reached", d->notify.stats.reached);
+	COUNTER(c, "notify.unqueued", d->notify.stats.unqueued);
 	COUNTER(c, "notify.purged", d->notify.stats.purged);
 	COUNTER(c, "notify.purged_servers", d->notify.stats.purged_servers);
 	COUNTER(c, "neigh_failures", ds->neigh_failures);

@@ -115,6 +115,8 @@ int upn_recovery_open(struct upn_daemon *d)
 				return -1;
 		upn_info("listening for SNMP traps on %s", d->cfg.snmp_listen);
 	}
+	/* No dump at start: an entry that happens to be REACHABLE then says nothing new
+	 * about a server stored as down, and would recover it before anyone looked. */
 	if (d->cfg.neigh) {
 		d->neigh = upn_neigh_open(neigh_event, d, err, sizeof(err));
 		if (!d->neigh) {
@@ -214,6 +216,9 @@ void upn_recovery_stats_json(const struct upn_daemon *d, json_t *c)
 	COUNTER(c, "probes.successes", ps.successes);
 	COUNTER(c, "probes.failures", ps.failures);
 	COUNTER(c, "probes.recoveries", ps.recoveries);
+	COUNTER(c, "probes.timeouts", ps.timeouts);
+	COUNTER(c, "probes.deferred", ps.deferred);
+	COUNTER(c, "probes.table_full", ps.table_full);
 	COUNTER(c, "neigh.events", ns.events);
 	COUNTER(c, "neigh.overruns", ns.overruns);
 	COUNTER(c, "neigh.reachable_recoveries", rec.stats.neigh_reachable);

@@ -3,6 +3,7 @@
 #include "waitlist.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -230,7 +231,8 @@ static void failed_access(struct upn_waitlist *wl, const struct upn_event *ev, i
 	e->port = ev->port;
 	e->icmp_type = ev->icmp_type;
 	e->icmp_code = ev->icmp_code;
-	if (ev->port)
+	/* Probes are TCP connects: only a TCP port can show the service is back. */
+	if (ev->port && ev->proto == IPPROTO_TCP)
 		note_port(s, ev->port);
 	journal_entry(wl, e);
 }
@@ -383,7 +385,7 @@ int upn_waitlist_load_entry(struct upn_waitlist *wl, const struct upn_store_entr
 	e->port = in->port;
 	e->icmp_type = in->icmp_type;
 	e->icmp_code = in->icmp_code;
-	if (in->port)
+	if (in->port && in->proto == IPPROTO_TCP)
 		note_port(srv(wl, sidx), in->port);
 	return 0;
 }
