@@ -520,7 +520,7 @@ static bool round_once(struct upn_mailer *m)
 	}
 	for (size_t i = 0; i < njobs; i++)
 		free(m->jobs[i].text);
-	update_gauge(m, mono_ms(), changed);
+	update_gauge(m, mono_ms(), false);
 	/* A full batch means more may be due; a round that changed nothing must not
 	 * spin (rows the database would not let us update). */
 	return n == BATCH_MAX && changed && !atomic_load(&m->stop);
