@@ -15,6 +15,8 @@ PKGS=(
 	iptables nftables
 	# tests: a real MTA and a real SNMP agent and trap sender
 	libcmocka-dev sqlite3 iproute2 netcat-openbsd curl socat postfix snmpd snmp
+	# STARTTLS and AUTH checks of the mail tests
+	openssl sasl2-bin
 	procps psmisc jq
 	# bench
 	hping3

@@ -237,7 +237,6 @@ static void test_status(void **state)
 		"waitlist.repeat_attempts",
 		"waitlist.failed_access",
 		"waitlist.server_down",
-		"waitlist.server_up",
 		"waitlist.load_over_cap",
 		"drops.pending_full",
 		"drops.server_full",

@@ -768,8 +768,12 @@ static void test_server_ports(void **state)
 		.client = addr("192.0.2.1"),
 		.attempts = 1,
 		.port = 993,
+		.proto = IPPROTO_TCP,
 	};
+	/* A UDP port cannot be probed with a TCP connect: not noted. */
+	struct upn_event udp = unreach(3, "192.0.2.9", "198.51.100.1", 100);
 
+	upn_waitlist_event(&f->wl, &udp);
 	for (size_t i = 0; i < ARRAY_SIZE(ports); i++) {
 		struct upn_event ev =
 			failed(UPNOTIFY_CAUSE_REFUSED, "192.0.2.1", "198.51.100.1", ports[i], 100);

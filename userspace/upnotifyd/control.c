@@ -334,6 +334,7 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 		COUNTER(c, "mail.relay_failures", ms.relay_failures);
 		COUNTER(c, "mail.rate_limited", ms.rate_limited);
 		COUNTER(c, "mail.header_rejected", ms.header_rejected);
+		COUNTER(c, "mail.db_errors", ms.db_errors);
 		COUNTER(g, "mail_queued", ms.queued);
 	}
 	COUNTER(g, "pending", upn_syntrack_count(&d->detect.syn));
