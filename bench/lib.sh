@@ -3,7 +3,8 @@
 # shellcheck shell=bash
 #
 # Helpers for bench/run: the namespace topology, the NFQUEUE rules, the readers
-# (upnotifyd and bench/tools/nfq_bare), counters and statistics. Sourced, not run.
+# (upnotifyd and bench/tools/nfq_bare), the private Postfix of the mail measurements,
+# counters and statistics. Sourced, not run.
 #
 #   client ns                 gateway ns                        server ns
 #   198.51.100.2/24  eth0 --- c0  198.51.100.1/24
@@ -14,6 +15,11 @@
 # The server drops TCP port 80 in raw PREROUTING: it is "down" (no SYN/ACK, no RST), so
 # the readers see the SYNs alone, and the DROP rule's counter is the number of SYNs the
 # gateway let through.
+#
+# The mail measurements add, in the gateway namespace only: a private Postfix on the
+# namespace's own loopback (127.0.0.1:$PF_PORT, tests/lib/postfix.sh), upnotifyd's SNMP
+# trap listener on 203.0.113.1:$TRAP_PORT and a bare UDP reader on :$BARE_TRAP_PORT. The
+# traps come from the server namespace (203.0.113.2, a watched server).
 
 # Namespace names are unique per run so two runs (or a leftover) never collide.
 NS_CLI="upnb$$-cli"
@@ -25,6 +31,13 @@ WATCH4=203.0.113.0/24
 SYN_PORT=80
 # shellcheck disable=SC2034 # used by bench/run
 UDP_PORT=9000
+# shellcheck disable=SC2034 # used by bench/run
+GW_S4=203.0.113.1
+PF_PORT=2525
+# shellcheck disable=SC2034 # used by bench/run
+TRAP_PORT=10162
+# shellcheck disable=SC2034 # used by bench/run
+BARE_TRAP_PORT=10163
 
 # PIDs this script started and must end, and the namespaces it made.
 BENCH_PIDS=()
@@ -77,9 +90,96 @@ topology_up() {
 topology_down() {
 	local ns
 	for ns in "${BENCH_NETNS[@]}"; do
+		ns_kill_leftovers "$ns"
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	BENCH_NETNS=()
+}
+
+# A process left in a namespace survives `ip netns del`. Only processes this run started
+# can be in its namespaces (the names are unique per run): a Postfix child still on its
+# way out, say. SIGTERM, up to 2 s, then SIGKILL, each by PID.
+ns_kill_leftovers() {
+	local ns=$1 pids i
+	for i in $(seq 20); do
+		pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086 # one PID a word
+		if [ "$i" = 1 ]; then kill -TERM $pids 2>/dev/null || true; fi
+		sleep 0.1
+	done
+	pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
+	# shellcheck disable=SC2086
+	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------
+# The private Postfix of the mail measurements: tests/lib/postfix.sh's instance, started
+# inside the gateway namespace on its loopback, with its queue and Maildir on tmpfs
+# ($1, /dev/shm by default; see bench/README.md for why).
+# Sets PF_DIR, PF_MAILDIR, PF_LOG, PF_STARTED; pf_stop (postfix.sh) undoes it.
+bench_pf_start() {
+	local tmpdir=$1 out rc=0
+	# pf_start runs inside the namespace; the last line it tells back is its PF_DIR,
+	# after the tail of its log if it failed.
+	out=$(in_gw env TMPDIR="$tmpdir" bash -c '. "$1"; pf_start "$2" "$3" >&2; rc=$?
+		[ $rc = 0 ] || tail -n 5 "$PF_DIR/maillog" >&2; echo "$PF_DIR"; exit $rc' \
+		bench_pf_start tests/lib/postfix.sh 127.0.0.1 "$PF_PORT" </dev/null 2>&1) || rc=$?
+	PF_DIR=$(tail -n 1 <<<"$out")
+	if [ -d "$PF_DIR" ]; then
+		PF_LOG=$PF_DIR/maillog
+		PF_MAILDIR=$PF_DIR/mail/example.test/all
+		# master(8) is signalled through its pid file: pf_stop works from here, and
+		# cleans up after a failed start too.
+		# shellcheck disable=SC2034 # pf_stop (postfix.sh) reads it
+		PF_STARTED=1
+	else
+		PF_DIR=
+	fi
+	if [ $rc != 0 ] || [ -z "$PF_DIR" ]; then
+		log "postfix did not start:"
+		sed 's/^/  /' <<<"$out" >&2
+		return 1
+	fi
+}
+
+# Messages delivered to the Maildir so far (new/ only: nobody reads them).
+mdir_count() { ls -U1 "$PF_MAILDIR/new" 2>/dev/null | wc -l; }
+
+# Wait until N messages are delivered (at most SECS), then delete them all, so that every
+# run starts with an idle Postfix and an empty Maildir. 1 if they did not all arrive.
+# Leaves the number found in MDIR_SEEN.
+MDIR_SEEN=0
+mdir_drain() {
+	local want=$1 secs=$2 i rc=1
+	for ((i = 0; i < secs * 10; i++)); do
+		MDIR_SEEN=$(mdir_count)
+		if [ "$MDIR_SEEN" -ge "$want" ]; then
+			rc=0
+			break
+		fi
+		sleep 0.1
+	done
+	find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -type f -delete 2>/dev/null || true
+	return $rc
+}
+
+# The size= of the last message from FROM that Postfix's queue manager logged.
+pf_last_size() {
+	local from=$1 i s
+	for i in $(seq 30); do
+		s=$(grep -F "from=<$from>, size=" "$PF_LOG" 2>/dev/null | tail -n 1 |
+			sed -n 's/.*, size=\([0-9]*\),.*/\1/p')
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# The gateway's UDP counters (/proc/net/snmp, per namespace): "InDatagrams RcvbufErrors".
+gw_udp_counters() {
+	in_gw awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1; next }
+		print $col["InDatagrams"], $col["RcvbufErrors"]; exit }' /proc/net/snmp
 }
 
 # The rules upnotifyd installs (userspace/upnotifyd/rules.c, for watch = WATCH4),
@@ -174,6 +274,15 @@ reap() {
 reap_all() {
 	local p
 	for p in "${BENCH_PIDS[@]}"; do reap "$p"; done
+}
+
+# Wait for a PID we started that ends by itself (every such tool has its own time
+# limit), and forget it.
+await() {
+	local pid=$1 keep=() p
+	wait "$pid" 2>/dev/null || true
+	for p in "${BENCH_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	BENCH_PIDS=("${keep[@]}")
 }
 
 # Wait until FILE contains PATTERN, or PID died, or ~5 s passed.

@@ -4,8 +4,11 @@
  * udpsink: count UDP datagrams with recvmmsg. Stops at SIGTERM/SIGINT, after IDLE
  * seconds without a datagram (once the first one came), or after SECONDS in all.
  *
- * usage: udpsink -l ADDR [-p PORT] [-i IDLE] [-t SECONDS]
+ * usage: udpsink -l ADDR [-p PORT] [-i IDLE] [-t SECONDS] [-r RCVBUF]
  * Prints "listening" on stderr when bound and "received N" on stdout at the end.
+ * Without -r it asks for a 4 MiB receive buffer with SO_RCVBUFFORCE; -r asks for RCVBUF
+ * bytes with plain SO_RCVBUF (capped by net.core.rmem_max), as upnotifyd's trap socket
+ * does, so that the two readers lose datagrams at the same buffer depth.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,9 +53,9 @@ int main(int argc, char **argv)
 				  .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
 	struct addrinfo *ai;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int fd, opt, err, i, rcvbuf = 4 << 20;
+	int fd, opt, err, i, rcvbuf = 4 << 20, force = 1;
 
-	while ((opt = getopt(argc, argv, "l:p:i:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:p:i:t:r:")) != -1) {
 		switch (opt) {
 		case 'l':
 			addr = optarg;
@@ -66,14 +69,19 @@ int main(int argc, char **argv)
 		case 't':
 			seconds = atof(optarg);
 			break;
+		case 'r':
+			rcvbuf = atoi(optarg);
+			force = 0;
+			break;
 		default:
 			addr = NULL;
 			optind = argc;
 			break;
 		}
 	}
-	if (!addr || idle <= 0 || seconds <= 0 || seconds > 3600) {
-		fprintf(stderr, "usage: %s -l ADDR [-p PORT] [-i IDLE] [-t SECONDS<=3600]\n",
+	if (!addr || idle <= 0 || seconds <= 0 || seconds > 3600 || rcvbuf <= 0) {
+		fprintf(stderr,
+			"usage: %s -l ADDR [-p PORT] [-i IDLE] [-t SECONDS<=3600] [-r RCVBUF]\n",
 			argv[0]);
 		return 2;
 	}
@@ -89,7 +97,7 @@ int main(int argc, char **argv)
 	}
 	freeaddrinfo(ai);
 	/* A deep buffer so the sink, not the gateway, is rarely the reason for a loss. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+	if (!force || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
