@@ -34,3 +34,14 @@ void upn_log(int level, const char *fmt, ...)
 	}
 	va_end(ap);
 }
+
+void upn_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

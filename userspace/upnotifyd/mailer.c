@@ -116,19 +116,6 @@ struct upn_mailer {
 
 #define mail_log(level, fmt, ...) upn_log(level, "mailer: " fmt, ##__VA_ARGS__)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t mono_ms(void)
 {
 	struct timespec t;
@@ -581,7 +568,7 @@ static int copy_config(struct upn_mailer *m, const struct upn_mail_config *cfg, 
 	if (cfg->nrelays) {
 		m->cfg.relays = calloc(cfg->nrelays, sizeof(*cfg->relays));
 		if (!m->cfg.relays) {
-			set_err(err, errlen, "out of memory");
+			upn_set_err(err, errlen, "out of memory");
 			return -1;
 		}
 		memcpy(m->cfg.relays, cfg->relays, cfg->nrelays * sizeof(*cfg->relays));
@@ -589,15 +576,15 @@ static int copy_config(struct upn_mailer *m, const struct upn_mail_config *cfg, 
 	for (size_t i = 0; i < cfg->nrelays; i++) {
 		/* libesmtp splits "host:port" at the first colon. */
 		if (strchr(cfg->relays[i].host, ':')) {
-			set_err(err, errlen,
-				"relay %s: an IPv6 literal cannot be used (libesmtp); give a "
-				"host name",
-				cfg->relays[i].host);
+			upn_set_err(err, errlen,
+				    "relay %s: an IPv6 literal cannot be used (libesmtp); give a "
+				    "host name",
+				    cfg->relays[i].host);
 			return -1;
 		}
 	}
 	if (!upn_mail_valid(cfg->from)) {
-		set_err(err, errlen, "from: '%s' is not a usable mail address", cfg->from);
+		upn_set_err(err, errlen, "from: '%s' is not a usable mail address", cfg->from);
 		return -1;
 	}
 	return 0;
@@ -627,7 +614,7 @@ struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const cha
 	int rc;
 
 	if (!m) {
-		set_err(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->efd = -1;
@@ -642,7 +629,7 @@ struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const cha
 	m->order = calloc(cfg->nrelays ? cfg->nrelays : 1, sizeof(*m->order));
 	if (!m->unrec || !m->order || upn_mailrelays_init(&m->relays, &m->cfg) ||
 	    upn_mailrate_init(&m->rate, cfg->rate, cfg->rate_per_domain)) {
-		set_err(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		goto fail;
 	}
 	m->send = upn_mailsend_new(&m->cfg, &m->stop, err, errlen);
@@ -653,7 +640,7 @@ struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const cha
 		goto fail;
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->efd < 0) {
-		set_err(err, errlen, "eventfd: %s", strerror(errno));
+		upn_set_err(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	/* Signals belong to the event loop's signalfd; the thread must never take one. */
@@ -662,7 +649,7 @@ struct upn_mailer *upn_mailer_start(const struct upn_mail_config *cfg, const cha
 	rc = pthread_create(&m->thread, NULL, mailer_main, m);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
-		set_err(err, errlen, "cannot start the mailer thread: %s", strerror(rc));
+		upn_set_err(err, errlen, "cannot start the mailer thread: %s", strerror(rc));
 		goto fail;
 	}
 	if (!cfg->nrelays)

@@ -67,19 +67,6 @@ struct item {
 	smtp_recipient_t rcpt;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- set-up ---- */
 
 static int read_auth(struct upn_mailsend *s, const char *path, char *err, size_t errlen)
@@ -91,7 +78,7 @@ static int read_auth(struct upn_mailsend *s, const char *path, char *err, size_t
 
 	f = fopen(path, "re");
 	if (!f) {
-		set_err(err, errlen, "auth_file %s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "auth_file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!fstat(fileno(f), &sb) && (sb.st_mode & 0077))
@@ -115,7 +102,7 @@ static int read_auth(struct upn_mailsend *s, const char *path, char *err, size_t
 	fclose(f);
 	explicit_bzero(line, sizeof(line));
 	if (!found) {
-		set_err(err, errlen, "auth_file %s: expected one line \"user password\"", path);
+		upn_set_err(err, errlen, "auth_file %s: expected one line \"user password\"", path);
 		return -1;
 	}
 	return 0;
@@ -126,7 +113,7 @@ static int tls_init(struct upn_mailsend *s, const struct upn_mail_config *cfg, c
 {
 	s->ssl = SSL_CTX_new(TLS_client_method());
 	if (!s->ssl) {
-		set_err(err, errlen, "cannot create a TLS context");
+		upn_set_err(err, errlen, "cannot create a TLS context");
 		return -1;
 	}
 	SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
@@ -138,12 +125,12 @@ static int tls_init(struct upn_mailsend *s, const struct upn_mail_config *cfg, c
 	SSL_CTX_set_max_proto_version(s->ssl, TLS1_2_VERSION);
 	if (cfg->ca_file[0]) {
 		if (!SSL_CTX_load_verify_locations(s->ssl, cfg->ca_file, NULL)) {
-			set_err(err, errlen, "ca_file %s: no certificates could be loaded",
-				cfg->ca_file);
+			upn_set_err(err, errlen, "ca_file %s: no certificates could be loaded",
+				    cfg->ca_file);
 			return -1;
 		}
 	} else if (!SSL_CTX_set_default_verify_paths(s->ssl)) {
-		set_err(err, errlen, "cannot load the system's CA certificates");
+		upn_set_err(err, errlen, "cannot load the system's CA certificates");
 		return -1;
 	}
 	/* The handshake never fails on the certificate itself: libesmtp checks the
@@ -165,7 +152,7 @@ struct upn_mailsend *upn_mailsend_new(const struct upn_mail_config *cfg, const a
 	struct upn_mailsend *s = calloc(1, sizeof(*s));
 
 	if (!s) {
-		set_err(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->starttls = cfg->starttls;
@@ -250,7 +237,7 @@ static int probe(const struct upn_mailrelay *r, char *err, size_t errlen)
 	snprintf(port, sizeof(port), "%u", r->cfg->port);
 	rc = getaddrinfo(r->cfg->host, port, &hints, &res);
 	if (rc) {
-		set_err(err, errlen, "%s: %s", r->cfg->host, gai_strerror(rc));
+		upn_set_err(err, errlen, "%s: %s", r->cfg->host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -260,7 +247,7 @@ static int probe(const struct upn_mailrelay *r, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (e)
-		set_err(err, errlen, "connect: %s", strerror(e));
+		upn_set_err(err, errlen, "connect: %s", strerror(e));
 	return e ? -1 : 0;
 }
 
@@ -594,15 +581,15 @@ enum upn_mailsend_result upn_mailsend_session(struct upn_mailsend *s, const stru
 	items = calloc(n, sizeof(*items));
 	session = smtp_create_session();
 	if (!items || !session || build(session, &ses, r, items, msgs, n)) {
-		set_err(err, errlen, "setting up the SMTP session: %s",
-			smtp_strerror(smtp_errno(), buf, sizeof(buf)));
+		upn_set_err(err, errlen, "setting up the SMTP session: %s",
+			    smtp_strerror(smtp_errno(), buf, sizeof(buf)));
 		res = UPN_MAILSEND_RELAY_FAILED;
 		goto out;
 	}
 	if (s->auth) {
 		actx = auth_create_context();
 		if (!actx) {
-			set_err(err, errlen, "cannot create an AUTH context");
+			upn_set_err(err, errlen, "cannot create an AUTH context");
 			res = UPN_MAILSEND_RELAY_FAILED;
 			goto out;
 		}
@@ -628,20 +615,20 @@ enum upn_mailsend_result upn_mailsend_session(struct upn_mailsend *s, const stru
 		 * relay refused then says nothing of the messages. */
 		for (size_t i = 0; i < n; i++)
 			msgs[i].state = UPN_MAILSEND_PENDING;
-		set_err(err, errlen, "%s", ses.why[0] ? ses.why : "AUTH did not succeed");
+		upn_set_err(err, errlen, "%s", ses.why[0] ? ses.why : "AUTH did not succeed");
 		res = UPN_MAILSEND_RELAY_FAILED;
 	} else if (!engaged) {
 		const smtp_status_t *rp = smtp_reverse_path_status(items[0].msg);
 		int e = smtp_errno();
 
 		if (ses.why[0])
-			set_err(err, errlen, "%s", ses.why);
+			upn_set_err(err, errlen, "%s", ses.why);
 		else if (rp && rp->code >= 400)
-			set_err(err, errlen, "%s", msgs[0].error);
+			upn_set_err(err, errlen, "%s", msgs[0].error);
 		else if (e)
-			set_err(err, errlen, "%s", smtp_strerror(e, buf, sizeof(buf)));
+			upn_set_err(err, errlen, "%s", smtp_strerror(e, buf, sizeof(buf)));
 		else
-			set_err(err, errlen, "the session ended before any message");
+			upn_set_err(err, errlen, "the session ended before any message");
 		res = UPN_MAILSEND_RELAY_FAILED;
 	}
 out:

@@ -14,6 +14,7 @@
 
 #include "limits.h"
 #include "timefmt.h"
+#include "log.h"
 
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -115,19 +116,6 @@ struct tmpl {
 	const char *body;
 	bool has_subject;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- values ---- */
 
@@ -353,21 +341,22 @@ static int tmpl_parse(const char *s, struct tmpl *t, char *err, size_t errlen)
 			return 0;
 		}
 		if (!nl) {
-			set_err(err, errlen,
-				"line %d: no empty line between the headers and the body", line);
+			upn_set_err(err, errlen,
+				    "line %d: no empty line between the headers and the body",
+				    line);
 			goto inval;
 		}
 		for (size_t i = 0; i < len; i++) {
 			if (is_ctl((unsigned char)s[i]) && s[i] != '\t') {
-				set_err(err, errlen, "line %d: a control character in a header",
-					line);
+				upn_set_err(err, errlen, "line %d: a control character in a header",
+					    line);
 				goto inval;
 			}
 		}
 		if (s[0] == ' ' || s[0] == '\t') {
 			if (!t->n) {
-				set_err(err, errlen, "line %d: a continuation line with no header",
-					line);
+				upn_set_err(err, errlen,
+					    "line %d: a continuation line with no header", line);
 				goto inval;
 			}
 			if (append_value(&t->h[t->n - 1], s, len))
@@ -378,20 +367,20 @@ static int tmpl_parse(const char *s, struct tmpl *t, char *err, size_t errlen)
 		for (p = s; p < s + len && name_char((unsigned char)*p); p++)
 			;
 		if (p == s || p == s + len || *p != ':' || p - s > NAME_MAX_LEN) {
-			set_err(err, errlen, "line %d: not a header (\"Name: value\")", line);
+			upn_set_err(err, errlen, "line %d: not a header (\"Name: value\")", line);
 			goto inval;
 		}
 		for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
 			if (strlen(reserved[i]) == (size_t)(p - s) &&
 			    !strncasecmp(reserved[i], s, p - s)) {
-				set_err(err, errlen, "line %d: the mailer writes %s itself", line,
-					reserved[i]);
+				upn_set_err(err, errlen, "line %d: the mailer writes %s itself",
+					    line, reserved[i]);
 				goto inval;
 			}
 		}
 		if (t->n == TEMPLATE_HEADERS_MAX) {
-			set_err(err, errlen, "line %d: more than %d headers", line,
-				TEMPLATE_HEADERS_MAX);
+			upn_set_err(err, errlen, "line %d: more than %d headers", line,
+				    TEMPLATE_HEADERS_MAX);
 			goto inval;
 		}
 		h = &t->h[t->n++];
@@ -399,7 +388,7 @@ static int tmpl_parse(const char *s, struct tmpl *t, char *err, size_t errlen)
 		h->name_len = (size_t)(p - s);
 		if (is_subject(h)) {
 			if (t->has_subject) {
-				set_err(err, errlen, "line %d: a second Subject", line);
+				upn_set_err(err, errlen, "line %d: a second Subject", line);
 				t->n--;
 				goto inval;
 			}
@@ -412,7 +401,7 @@ static int tmpl_parse(const char *s, struct tmpl *t, char *err, size_t errlen)
 		s = nl + 1;
 	}
 nomem:
-	set_err(err, errlen, "out of memory");
+	upn_set_err(err, errlen, "out of memory");
 	tmpl_free(t);
 	return -ENOMEM;
 inval:
@@ -609,8 +598,8 @@ static int check_placeholders(const char *s, int line0, char *err, size_t errlen
 		}
 		len = placeholder_at(s, strlen(s), &k);
 		if (len && k < 0) {
-			set_err(err, errlen, "line %d: unknown placeholder %.*s", line, (int)len,
-				s);
+			upn_set_err(err, errlen, "line %d: unknown placeholder %.*s", line,
+				    (int)len, s);
 			return -EINVAL;
 		}
 	}
@@ -640,7 +629,7 @@ int upn_mail_template_check(const char *tmpl, char *err, size_t errlen)
 	if (!ret) {
 		msg = render(&t, &sample);
 		if (!msg) {
-			set_err(err, errlen, "out of memory");
+			upn_set_err(err, errlen, "out of memory");
 			ret = -ENOMEM;
 		}
 		free(msg);
@@ -659,31 +648,31 @@ char *upn_mail_template_load(const char *path, char *err, size_t errlen)
 		return strdup(upn_mail_default_template);
 	f = fopen(path, "re");
 	if (!f) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	buf = malloc(UPN_MAIL_TEMPLATE_MAX + 2);
 	if (!buf) {
 		fclose(f);
-		set_err(err, errlen, "%s: out of memory", path);
+		upn_set_err(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	len = fread(buf, 1, UPN_MAIL_TEMPLATE_MAX + 1, f);
 	if (ferror(f)) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	buf[len] = '\0';
 	if (len > UPN_MAIL_TEMPLATE_MAX) {
-		set_err(err, errlen, "%s: larger than %d bytes", path, UPN_MAIL_TEMPLATE_MAX);
+		upn_set_err(err, errlen, "%s: larger than %d bytes", path, UPN_MAIL_TEMPLATE_MAX);
 		goto fail;
 	}
 	if (strlen(buf) != len) {
-		set_err(err, errlen, "%s: holds a NUL byte", path);
+		upn_set_err(err, errlen, "%s: holds a NUL byte", path);
 		goto fail;
 	}
 	if (upn_mail_template_check(buf, msg, sizeof(msg))) {
-		set_err(err, errlen, "%s: %s", path, msg);
+		upn_set_err(err, errlen, "%s: %s", path, msg);
 		goto fail;
 	}
 	fclose(f);

@@ -12,6 +12,7 @@
 
 #include "mailer.h"
 #include "timefmt.h"
+#include "log.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -54,19 +55,6 @@ struct upn_outbox {
 	char lasterr[256];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int sqlite_errno(int rc)
 {
 	switch (rc & 0xff) {
@@ -102,11 +90,11 @@ static int has_outbox(sqlite3 *db, char *err, size_t errlen)
 		n = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW) {
-		set_err(err, errlen, "%s", sqlite3_errmsg(db));
+		upn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
 		return -1;
 	}
 	if (!n) {
-		set_err(err, errlen, "the database has no outbox table (is the store open?)");
+		upn_set_err(err, errlen, "the database has no outbox table (is the store open?)");
 		return -1;
 	}
 	return 0;
@@ -119,7 +107,8 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
 
 	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		upn_set_err(err, errlen, "%s: %s", path,
+			    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -137,22 +126,22 @@ struct upn_outbox *upn_outbox_open(const char *path, char *err, size_t errlen)
 	int rc;
 
 	if (!ob) {
-		set_err(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	ob->db = open_db(path, SQLITE_OPEN_READWRITE, err, errlen);
 	if (!ob->db)
 		goto fail;
 	if (sqlite3_exec(ob->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "%s", sqlite3_errmsg(ob->db));
+		upn_set_err(err, errlen, "%s", sqlite3_errmsg(ob->db));
 		goto fail;
 	}
 	for (size_t i = 0; i < S_COUNT; i++) {
 		rc = sqlite3_prepare_v3(ob->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&ob->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			set_err(err, errlen, "preparing outbox statement %zu: %s", i,
-				sqlite3_errmsg(ob->db));
+			upn_set_err(err, errlen, "preparing outbox statement %zu: %s", i,
+				    sqlite3_errmsg(ob->db));
 			goto fail;
 		}
 	}
@@ -419,10 +408,10 @@ json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, si
 	sqlite3_close(db);
 	return arr;
 nomem:
-	set_err(err, errlen, "out of memory");
+	upn_set_err(err, errlen, "out of memory");
 	goto out;
 fail:
-	set_err(err, errlen, "%s", sqlite3_errmsg(db));
+	upn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
 out:
 	json_decref(arr);
 	sqlite3_finalize(s);

@@ -697,19 +697,6 @@ int upn_store_load(struct upn_store *st, const struct upn_store_loader *l)
 
 /* ---- opening ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Runs a statement that yields one row and returns its first column as an integer,
  * or as text into @text when that is given. */
 static int query_one(sqlite3 *db, const char *sql, int *num, char *text, size_t textlen)
@@ -738,8 +725,8 @@ static bool version_ok(int version, char *err, size_t errlen)
 {
 	if (version <= SCHEMA_VERSION)
 		return true;
-	set_err(err, errlen, "database schema version %d is newer than this upnotifyd (%d)",
-		version, SCHEMA_VERSION);
+	upn_set_err(err, errlen, "database schema version %d is newer than this upnotifyd (%d)",
+		    version, SCHEMA_VERSION);
 	return false;
 }
 
@@ -772,7 +759,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		return 0;
 fail:
-	set_err(err, errlen, "schema migration: %s", sqlite3_errmsg(db));
+	upn_set_err(err, errlen, "schema migration: %s", sqlite3_errmsg(db));
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
@@ -794,7 +781,7 @@ static int configure(sqlite3 *db, char *err, size_t errlen)
 	if (query_one(db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode)) != SQLITE_OK)
 		goto fail;
 	if (strcmp(mode, "wal")) {
-		set_err(err, errlen, "cannot use WAL mode (journal mode is %s)", mode);
+		upn_set_err(err, errlen, "cannot use WAL mode (journal mode is %s)", mode);
 		return -1;
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
@@ -804,12 +791,12 @@ static int configure(sqlite3 *db, char *err, size_t errlen)
 	    query_one(db, "PRAGMA foreign_keys", &fk, NULL, 0) != SQLITE_OK)
 		goto fail;
 	if (!fk) {
-		set_err(err, errlen, "this SQLite has no foreign key support");
+		upn_set_err(err, errlen, "this SQLite has no foreign key support");
 		return -1;
 	}
 	return 0;
 fail:
-	set_err(err, errlen, "%s", sqlite3_errmsg(db));
+	upn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
 	return -1;
 }
 
@@ -859,12 +846,12 @@ struct upn_store *upn_store_open(const char *path, char *err, size_t errlen)
 
 	st = calloc(1, sizeof(*st));
 	if (!st) {
-		set_err(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	st->efd = -1;
 	if (init_sync(st)) {
-		set_err(err, errlen, "cannot create store lock");
+		upn_set_err(err, errlen, "cannot create store lock");
 		free(st);
 		return NULL;
 	}
@@ -873,7 +860,8 @@ struct upn_store *upn_store_open(const char *path, char *err, size_t errlen)
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s", st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		upn_set_err(err, errlen, "%s",
+			    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, UPN_STORE_BUSY_TIMEOUT_MS);
@@ -883,8 +871,8 @@ struct upn_store *upn_store_open(const char *path, char *err, size_t errlen)
 		rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&st->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			set_err(err, errlen, "preparing statement %zu: %s", i,
-				sqlite3_errmsg(st->db));
+			upn_set_err(err, errlen, "preparing statement %zu: %s", i,
+				    sqlite3_errmsg(st->db));
 			goto fail;
 		}
 	}
