@@ -13,6 +13,7 @@
 #include "mailer.h"
 #include "timefmt.h"
 #include "log.h"
+#include "store.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -54,27 +55,6 @@ struct upn_outbox {
 	sqlite3_stmt *stmt[S_COUNT];
 	char lasterr[256];
 };
-
-static int sqlite_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-		return -EROFS;
-	default:
-		return -EIO;
-	}
-}
 
 /* The file must already hold the schema: only the store creates and migrates it. */
 static int has_outbox(sqlite3 *db, char *err, size_t errlen)
@@ -174,7 +154,7 @@ static int step_done(struct upn_outbox *ob, sqlite3_stmt *s)
 		snprintf(ob->lasterr, sizeof(ob->lasterr), "%s", sqlite3_errmsg(ob->db));
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+	return rc == SQLITE_DONE ? 0 : upn_store_errno(rc);
 }
 
 /* Copies a text column into @buf, false when it is no text or does not fit. */
@@ -239,7 +219,7 @@ int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *ro
 	if (n < max && rc != SQLITE_DONE) {
 		snprintf(ob->lasterr, sizeof(ob->lasterr), "%s", sqlite3_errmsg(ob->db));
 		sqlite3_reset(s);
-		return sqlite_errno(rc);
+		return upn_store_errno(rc);
 	}
 	sqlite3_reset(s);
 	return (int)n;
@@ -251,7 +231,7 @@ static int64_t one_int(struct upn_outbox *ob, sqlite3_stmt *s)
 	int rc;
 
 	rc = sqlite3_step(s);
-	n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : sqlite_errno(rc);
+	n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : upn_store_errno(rc);
 	if (rc != SQLITE_ROW)
 		snprintf(ob->lasterr, sizeof(ob->lasterr), "%s", sqlite3_errmsg(ob->db));
 	sqlite3_reset(s);

@@ -185,7 +185,7 @@ struct upn_store {
 
 #define store_log(fmt, ...) upn_warn("store: " fmt, ##__VA_ARGS__)
 
-static int sqlite_errno(int rc)
+int upn_store_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -302,7 +302,7 @@ static int step_done(struct upn_store *st, sqlite3_stmt *s)
 		snprintf(st->lasterr, sizeof(st->lasterr), "%s", sqlite3_errmsg(st->db));
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+	return rc == SQLITE_DONE ? 0 : upn_store_errno(rc);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *t)
@@ -662,7 +662,7 @@ static int load_rows(struct load_ctx *lc, enum stmt_id id,
 		err = row(lc, s);
 	if (!err && rc != SQLITE_DONE) {
 		store_log("load: %s", sqlite3_errmsg(lc->st->db));
-		err = sqlite_errno(rc);
+		err = upn_store_errno(rc);
 	}
 	sqlite3_reset(s);
 	return err;

@@ -126,6 +126,9 @@ int upn_store_submit(struct upn_store *st, struct upn_store_op *ops, size_t n, u
 bool upn_store_idle(struct upn_store *st);
 /* The highest @seq committed. */
 uint64_t upn_store_durable_seq(struct upn_store *st);
+/* An SQLite result code as a negative errno (0 for OK, ROW and DONE); shared with the
+ * mailer's own connection to the outbox. */
+int upn_store_errno(int rc);
 void upn_store_get_stats(struct upn_store *st, struct upn_store_stats *out);
 
 #endif
