@@ -39,6 +39,14 @@ PF_AUTH_PASS='not so s3cret'  # a blank in it, as passwords have
 PF_UID=$(id -u nobody)
 PF_GID=$(id -g nobody)
 
+# Say which step failed and show the end of the instance's log, so that a
+# failure on a machine nobody can log into still tells why.
+pf_fail() {
+	echo "# postfix: $1 failed" >&2
+	[ -f "$PF_LOG" ] && tail -n 15 "$PF_LOG" | sed 's/^/#   /' >&2
+	return 1
+}
+
 pf_start() {
 	local addr=$1 port=$2 opts=" ${*:3} " etc
 
@@ -100,10 +108,10 @@ pf_start() {
 	fi
 	if [[ $opts == *" auth "* ]]; then
 		printf '%s' "$PF_AUTH_PASS" |
-			saslpasswd2 -p -c -f "$etc/sasldb2" -u example.test "$PF_AUTH_USER" ||
-			return 1
-		chown root:postfix "$etc/sasldb2"
-		chmod 640 "$etc/sasldb2"
+			saslpasswd2 -p -c -f "$etc/sasldb2" -u example.test "$PF_AUTH_USER" \
+			>>"$PF_LOG" 2>&1 || pf_fail saslpasswd2 || return 1
+		chown root:postfix "$etc/sasldb2" && chmod 640 "$etc/sasldb2" ||
+			pf_fail "the sasldb2 owner" || return 1
 		printf '%s\n' 'pwcheck_method: auxprop' 'auxprop_plugin: sasldb' \
 			'mech_list: PLAIN LOGIN' "sasldb_path: $etc/sasldb2" >"$etc/smtpd.conf"
 		# Nobody gets in without AUTH, not even from mynetworks.
@@ -113,12 +121,13 @@ pf_start() {
 			smtpd_sasl_local_domain=example.test \
 			smtpd_sasl_security_options=noanonymous \
 			smtpd_sasl_authenticated_header=yes \
-			smtpd_recipient_restrictions="check_recipient_access regexp:$etc/rcpt_access, permit_sasl_authenticated, reject" ||
-			return 1
+			smtpd_recipient_restrictions="check_recipient_access regexp:$etc/rcpt_access, permit_sasl_authenticated, reject" \
+			>>"$PF_LOG" 2>&1 || pf_fail "postconf (auth)" || return 1
 	fi
-	postconf -c "$etc" -F '*/*/chroot = n' || return 1
-	postfix -c "$etc" check >>"$PF_LOG" 2>&1 || return 1
-	postfix -c "$etc" start >>"$PF_LOG" 2>&1 || return 1
+	postconf -c "$etc" -F '*/*/chroot = n' >>"$PF_LOG" 2>&1 ||
+		pf_fail "postconf (chroot)" || return 1
+	postfix -c "$etc" check >>"$PF_LOG" 2>&1 || pf_fail "postfix check" || return 1
+	postfix -c "$etc" start >>"$PF_LOG" 2>&1 || pf_fail "postfix start" || return 1
 	PF_STARTED=1
 	pf_wait_listen "$addr" "$port" 10
 }
@@ -141,7 +150,8 @@ pf_stop() {
 			postfix -c "$PF_DIR/etc" abort >>"$PF_LOG" 2>&1 || true
 		PF_STARTED=
 	fi
-	rm -rf "$PF_DIR"
+	# The master's children may still be closing files a moment after stop.
+	rm -rf "$PF_DIR" 2>/dev/null || { sleep 0.5; rm -rf "$PF_DIR" || true; }
 	PF_DIR=
 	PF_CERT=
 }

@@ -298,11 +298,18 @@ check_not "outbox: a database without the table is an error" \
 # RCPTs of the unauthenticated session must not fail the messages for good.
 pf_stop
 PORT=$(free_port 21)
+# A Postfix whose SASL set-up fails here (pf_start says why on stderr) still
+# serves the STARTTLS check; only the AUTH check is then skipped, with the reason.
+AUTH_SKIP="saslpasswd2 (sasl2-bin) is not installed"
 if command -v saslpasswd2 >/dev/null; then
-	pf_start 127.0.0.1 "$PORT" auth
-else
-	pf_start 127.0.0.1 "$PORT"
+	if pf_start 127.0.0.1 "$PORT" auth; then
+		AUTH_SKIP=
+	else
+		AUTH_SKIP="Postfix with Cyrus SASL did not start here (see the lines above)"
+		pf_stop
+	fi
 fi
+[ -n "$PF_DIR" ] || pf_start 127.0.0.1 "$PORT"
 DB=$UPN_TMP/notls.db
 mt queue "$DB" 1 --base 940
 out=$(mt run "$DB" --relay "localhost:$PORT" "${RUN[@]}" --starttls required --timeout 2 \
@@ -312,7 +319,7 @@ check "starttls required, none offered: nothing sent, the relay is dead" \
 check "and the row says why" \
 	sql_is "$DB" "SELECT state || ' ' || (last_error LIKE '%offers no STARTTLS%')
 		FROM outbox" "queued 1"
-if command -v saslpasswd2 >/dev/null; then
+if [ -z "$AUTH_SKIP" ]; then
 	printf '%s wrong-password\n' "$PF_AUTH_USER" >"$UPN_TMP/auth"
 	chmod 600 "$UPN_TMP/auth"
 	DB=$UPN_TMP/auth.db
@@ -327,5 +334,5 @@ if command -v saslpasswd2 >/dev/null; then
 		sql_is "$DB" "SELECT count(*) FROM outbox WHERE state = 'queued' AND
 			(last_error LIKE '%: AUTH: 5__ %' OR last_error LIKE '%: AUTH: 4__ %')" 2
 else
-	skip "AUTH refused" "saslpasswd2 (sasl2-bin) is not installed"
+	skip "AUTH refused" "$AUTH_SKIP"
 fi
