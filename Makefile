@@ -17,6 +17,10 @@ FUZZ_SECONDS ?= 60
 
 CC ?= cc
 CFLAGS ?= -O2 -g
+# The pinned kernel (KVER, KDEB): the module is built against its headers only.
+include scripts/kernel.env
+KDIR ?= /lib/modules/$(KVER)/build
+
 PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium netsnmp libesmtp-1.0 libssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -123,5 +127,8 @@ style:
 
 clean:
 	rm -rf $(B)
+
+include kmod/kmod.mk
+include tests/vm/vm.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -20,13 +20,22 @@ PKGS=(
 	procps psmisc jq
 	# bench
 	hping3
+	# the kernel module: built against Debian's packaged kernel, tested in qemu booting it
+	sparse qemu-system-x86 busybox-static
 )
+. "$(dirname "$0")/kernel.env"
+# Versioned: the headers and the image of exactly the pinned kernel.
+PINNED=("linux-headers-$KVER=$KDEB" "linux-image-$KVER=$KDEB")
 
 missing=()
 for p in "${PKGS[@]}"; do
 	# Only "install ok installed" counts; a removed package leaves config behind.
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+for p in "${PINNED[@]}"; do
+	st=$(dpkg-query -W -f='${Status} ${Version}' "${p%%=*}" 2>/dev/null || true)
+	[ "$st" = "install ok installed ${p#*=}" ] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

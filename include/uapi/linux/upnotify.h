@@ -64,9 +64,28 @@
  *
  * UPNOTIFY_CMD_GET_WATCH (doit): replies with the same attributes as SET_WATCH.
  *
- * UPNOTIFY_CMD_SET_CONFIG / UPNOTIFY_CMD_GET_CONFIG (doit): tuning, all optional.
- *	UPNOTIFY_A_SYN_TIMEOUT_MS	u32	how long a SYN may wait for its SYN/ACK
+ * UPNOTIFY_CMD_SET_CONFIG / UPNOTIFY_CMD_GET_CONFIG (doit): tuning of this network
+ *	namespace, all optional. A namespace starts with the module's sysfs defaults
+ *	(/sys/module/upnotify/parameters/).
+ *	UPNOTIFY_A_SYN_TIMEOUT_MS	u32	how long a SYN may wait for its SYN/ACK,
+ *						100..3600000
  *	UPNOTIFY_A_COUNT_REFUSED	u8	0/1: is a RST answering a SYN a failed access
+ *	UPNOTIFY_A_MODE			u8	enum upnotify_mode: which hooks are registered
+ *	UPNOTIFY_A_ICMP_CODES		binary	32 bytes, a bitmap of the ICMP
+ *						destination-unreachable codes that count (bit
+ *						c of byte c / 8 for code c)
+ *	UPNOTIFY_A_ICMP6_CODES		binary	32 bytes, the same for ICMPv6
+ *
+ * A server becomes down when a SYN to it times out, or when an ICMP/ICMPv6 error says
+ * the host itself is unreachable (net or host unreachable or unknown, prohibited,
+ * ICMPv6 no route or address unreachable); a RST or a port unreachable says one
+ * service is closed, not that the host is down. SET_SERVER with STATE_DOWN also
+ * reports at once, as failed accesses with its cause, every SYN to that server still
+ * waiting for its SYN/ACK.
+ *
+ * A reference subscriber is `upnotifyctl monitor` (userspace/upnotifyctl/monitor.c):
+ * it resolves the family, joins "events" and prints every event, like conntrack -E.
+ * Events come in batches: one skb may hold several messages; walk them all.
  *
  * Errors come back as netlink error messages with extended ACK text where possible.
  */
@@ -134,9 +153,19 @@ enum upnotify_attrs {
 	UPNOTIFY_A_SYN_TIMEOUT_MS,	/* u32 */
 	UPNOTIFY_A_COUNT_REFUSED,	/* u8 */
 	UPNOTIFY_A_PAD,
+	UPNOTIFY_A_MODE,		/* u8, enum upnotify_mode */
+	UPNOTIFY_A_ICMP_CODES,		/* binary, 32 bytes: bitmap of ICMP codes */
+	UPNOTIFY_A_ICMP6_CODES,		/* binary, 32 bytes: bitmap of ICMPv6 codes */
 	__UPNOTIFY_A_MAX
 };
 #define UPNOTIFY_A_MAX (__UPNOTIFY_A_MAX - 1)
+
+/* Which traffic the hooks of a namespace see. */
+enum upnotify_mode {
+	UPNOTIFY_MODE_GATEWAY = 1,	/* FORWARD, and LOCAL_OUT for the box's own ICMP */
+	UPNOTIFY_MODE_HOST = 2,		/* LOCAL_IN and LOCAL_OUT: the box is client or server */
+	UPNOTIFY_MODE_ALL = 3,		/* both */
+};
 
 enum upnotify_prefix_attrs {
 	UPNOTIFY_A_PREFIX_UNSPEC,
@@ -159,6 +188,20 @@ enum upnotify_stat_attrs {
 	UPNOTIFY_STAT_PENDING,		/* pending SYNs now (a gauge) */
 	UPNOTIFY_STAT_DOWN_SERVERS,	/* down servers now (a gauge) */
 	UPNOTIFY_STAT_PAD,
+	UPNOTIFY_STAT_TRUNCATED,	/* headers cut short */
+	UPNOTIFY_STAT_SYN,		/* SYNs to watched servers */
+	UPNOTIFY_STAT_SYNACK,
+	UPNOTIFY_STAT_RST,
+	UPNOTIFY_STAT_UNREACH,		/* ICMP/ICMPv6 destination unreachables */
+	UPNOTIFY_STAT_NOT_WATCHED,	/* server outside every watched prefix */
+	UPNOTIFY_STAT_IGNORED_CLIENT,	/* client inside an ignored prefix */
+	UPNOTIFY_STAT_ICMP_CODE_IGNORED,	/* an unreachable code that does not count */
+	UPNOTIFY_STAT_SYN_RETRANSMITS,	/* SYNs of an attempt already pending */
+	UPNOTIFY_STAT_UNREACH_REPEATS,	/* ICMP errors for an attempt already reported */
+	UPNOTIFY_STAT_SYN_ANSWERED,	/* pending SYNs cleared by their SYN/ACK */
+	UPNOTIFY_STAT_SYN_TIMEOUTS,
+	UPNOTIFY_STAT_REFUSED,		/* RSTs answering a pending SYN, reported */
+	UPNOTIFY_STAT_REFUSED_IGNORED,	/* ... not reported: count_refused is 0 */
 	__UPNOTIFY_STAT_MAX
 };
 #define UPNOTIFY_STAT_MAX (__UPNOTIFY_STAT_MAX - 1)
