@@ -202,6 +202,7 @@ enum upnotify_stat_attrs {
 	UPNOTIFY_STAT_SYN_TIMEOUTS,
 	UPNOTIFY_STAT_REFUSED,		/* RSTs answering a pending SYN, reported */
 	UPNOTIFY_STAT_REFUSED_IGNORED,	/* ... not reported: count_refused is 0 */
+	UPNOTIFY_STAT_SERVERS_FULL,	/* servers not marked down: down table full */
 	__UPNOTIFY_STAT_MAX
 };
 #define UPNOTIFY_STAT_MAX (__UPNOTIFY_STAT_MAX - 1)
