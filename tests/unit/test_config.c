@@ -58,6 +58,7 @@ static void chk_defaults(const char *name, const struct upn_config *c)
 	static const uint8_t v4[] = { 0, 1, 2, 3, 9, 10, 13 }, v6[] = { 0, 1, 3, 4, 5, 6 };
 
 	expect(c->source == UPN_SOURCE_AUTO, "%s: source", name);
+	expect(c->mode == UPNOTIFY_MODE_GATEWAY, "%s: mode", name);
 	expect(c->nwatch == 0 && !c->watch && c->nignore == 0 && c->nclients == 0, "%s: lists",
 	       name);
 	expect(c->syn_timeout_ms == UPN_SYN_TIMEOUT_DEFAULT_MS, "%s: syn_timeout %u", name,
@@ -167,6 +168,21 @@ static void chk_bools_false(const char *name, const struct upn_config *c)
 static void chk_sources(const char *name, const struct upn_config *c)
 {
 	expect(c->source == UPN_SOURCE_KMOD, "%s", name);
+}
+
+static void chk_mode_host(const char *name, const struct upn_config *c)
+{
+	expect(c->mode == UPNOTIFY_MODE_HOST && c->source == UPN_SOURCE_KMOD, "%s", name);
+}
+
+static void chk_mode_all_auto(const char *name, const struct upn_config *c)
+{
+	expect(c->mode == UPNOTIFY_MODE_ALL && c->source == UPN_SOURCE_AUTO, "%s", name);
+}
+
+static void chk_mode_gateway(const char *name, const struct upn_config *c)
+{
+	expect(c->mode == UPNOTIFY_MODE_GATEWAY && c->source == UPN_SOURCE_NFQUEUE, "%s", name);
 }
 
 static void chk_limits(const char *name, const struct upn_config *c)
@@ -296,6 +312,12 @@ static const struct config_case {
 	  "[detect]\ncount_refused = No\ninstall_rules = 0\n[waitlist]\nonly_known_clients = false\n",
 	  chk_bools_false, 0, NULL },
 	{ "source kmod", "[detect]\nsource = kmod\n", chk_sources, 0, NULL },
+	{ "mode host with kmod", "[detect]\nsource = kmod\nmode = host\n", chk_mode_host, 0, NULL },
+	{ "mode before source", "[detect]\nmode = host\nsource = kmod\n", chk_mode_host, 0, NULL },
+	/* auto may still pick the module: checked again at start. */
+	{ "mode all with auto", "[detect]\nmode = all\n", chk_mode_all_auto, 0, NULL },
+	{ "mode gateway with nfqueue", "[detect]\nsource = nfqueue\nmode = gateway\n",
+	  chk_mode_gateway, 0, NULL },
 	{ "limits at their bounds",
 	  "[detect]\nqueue = 65535\npending_max = 16777216\n[waitlist]\nper_server_max = 1\n"
 	  "total_max = 67108864\n[control]\nmode = 0\n",
@@ -354,6 +376,12 @@ static const struct config_case {
 	  "only_known_clients: expected yes or no" },
 	{ "bad source", "[detect]\nsource = ebpf\n", NULL, 2,
 	  "source: expected auto, nfqueue or kmod" },
+	{ "bad mode", "[detect]\nmode = router\n", NULL, 2,
+	  "mode: expected gateway, host or all, got 'router'" },
+	{ "mode host with nfqueue", "[detect]\nsource = nfqueue\nmode = host\n", NULL, 0,
+	  "mode = host with source = nfqueue needs the kernel module" },
+	{ "mode all with nfqueue, in either order", "[detect]\nmode = all\nsource = nfqueue\n",
+	  NULL, 0, "mode = all with source = nfqueue" },
 	{ "queue too big", "[detect]\nqueue = 65536\n", NULL, 2, "queue: expected a whole number" },
 	{ "queue negative", "[detect]\nqueue = -1\n", NULL, 2, "queue" },
 	{ "queue with junk", "[detect]\nqueue = 7x\n", NULL, 2, "got '7x'" },

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "ctlclient.h"
+#include "monitor.h"
 
 #define TIMEOUT_MS 60000
 /* Entries per import request: well under the daemon's 1 MiB request limit. */
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 		   "  clients list                  the client mail table\n"
 		   "  clients add ADDR_OR_PREFIX MAIL\n"
 		   "  clients del ADDR_OR_PREFIX\n"
-		   "  clients import FILE           lines of 'ADDR_OR_PREFIX MAIL'\n");
+		   "  clients import FILE           lines of 'ADDR_OR_PREFIX MAIL'\n"
+		   "  monitor                       the kernel module's events, live (one per\n"
+		   "                                line; --json: one JSON object per line)\n");
 }
 
 static int call(json_t *req, json_t **result)
@@ -313,6 +316,9 @@ int main(int argc, char **argv)
 		return cmd_recover(argv[1]);
 	if (!strcmp(argv[0], "outbox") && argc == 1)
 		return cmd_outbox();
+	/* Straight from the kernel: the daemon need not run. */
+	if (!strcmp(argv[0], "monitor") && argc == 1)
+		return upn_monitor(as_json);
 	usage(stderr);
 	return EXIT_USAGE;
 }

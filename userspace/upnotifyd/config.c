@@ -184,6 +184,26 @@ const char *upn_source_name(enum upn_source s)
 	}
 }
 
+const char *upn_mode_name(enum upnotify_mode m)
+{
+	switch (m) {
+	case UPNOTIFY_MODE_HOST:
+		return "host";
+	case UPNOTIFY_MODE_ALL:
+		return "all";
+	default:
+		return "gateway";
+	}
+}
+
+const char *upn_config_mode_error(enum upn_source source, enum upnotify_mode mode)
+{
+	if (source != UPN_SOURCE_KMOD && mode != UPNOTIFY_MODE_GATEWAY)
+		return "needs the kernel module (source = kmod): the NFQUEUE source sees "
+		       "forwarded traffic only, so it supports mode = gateway alone";
+	return NULL;
+}
+
 bool upn_mail_valid(const char *mail)
 {
 	const char *at = strrchr(mail, '@');
@@ -252,6 +272,17 @@ static int detect_key(struct parse *p, const char *name, const char *v)
 			c->source = UPN_SOURCE_KMOD;
 		else
 			return fail(p, "source: expected auto, nfqueue or kmod, got '%s'", v);
+		return 1;
+	}
+	if (!strcmp(name, "mode")) {
+		if (!strcmp(v, "gateway"))
+			c->mode = UPNOTIFY_MODE_GATEWAY;
+		else if (!strcmp(v, "host"))
+			c->mode = UPNOTIFY_MODE_HOST;
+		else if (!strcmp(v, "all"))
+			c->mode = UPNOTIFY_MODE_ALL;
+		else
+			return fail(p, "mode: expected gateway, host or all, got '%s'", v);
 		return 1;
 	}
 	if (!strcmp(name, "watch"))
@@ -554,6 +585,7 @@ void upn_config_defaults(struct upn_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->source = UPN_SOURCE_AUTO;
+	c->mode = UPNOTIFY_MODE_GATEWAY;
 	c->syn_timeout_ms = UPN_SYN_TIMEOUT_DEFAULT_MS;
 	c->count_refused = true;
 	c->install_rules = true;
@@ -613,8 +645,20 @@ int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t 
 	}
 	ret = ini_parse_stream(reader, &p, handler, &p);
 	fclose(p.f);
-	if (ret == 0 && !p.err_line)
-		return 0;
+	if (ret == 0 && !p.err_line) {
+		/* With source = auto the choice is made at start, where the same check
+		 * runs again once the source is known. */
+		const char *why = cfg->source == UPN_SOURCE_NFQUEUE ?
+					  upn_config_mode_error(cfg->source, cfg->mode) :
+					  NULL;
+
+		if (!why)
+			return 0;
+		snprintf(err, errlen, "%s: [detect] mode = %s with source = nfqueue %s", path,
+			 upn_mode_name(cfg->mode), why);
+		upn_config_free(cfg);
+		return -EINVAL;
+	}
 	/* inih reports the first bad line; if that is earlier than ours, it was a line
 	 * inih itself could not read. */
 	if (ret > 0 && (!p.err_line || ret < p.err_line))

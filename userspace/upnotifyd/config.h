@@ -5,6 +5,7 @@
 #define UPN_CONFIG_H
 
 #include <linux/limits.h>
+#include <linux/upnotify.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ struct upn_mail_config {
 struct upn_config {
 	/* [detect] */
 	enum upn_source source;
+	enum upnotify_mode mode;  /* kmod: which hooks; NFQUEUE does GATEWAY only */
 	struct upn_prefix *watch; /* none: every server is watched */
 	size_t nwatch;
 	struct upn_prefix *ignore; /* clients never recorded */
@@ -123,6 +125,9 @@ static inline bool upn_config_code_counts(const uint8_t *bitmap, uint8_t code)
 }
 
 const char *upn_source_name(enum upn_source s);
+const char *upn_mode_name(enum upnotify_mode m);
+/* Can @source watch the traffic @mode asks for? NULL, or why not. */
+const char *upn_config_mode_error(enum upn_source source, enum upnotify_mode mode);
 
 /* Shared with the control socket: is this a mail address we are willing to use? */
 bool upn_mail_valid(const char *mail);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "kmod.h"
 #include "limits.h"
 #include "log.h"
 #include "mailer.h"
@@ -267,8 +268,15 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	const struct upn_wl_stats *ws = &d->wl.stats;
 	struct upn_store_stats ss = { 0 };
 	struct upn_control_stats cs;
+	struct upn_detect_stats kds;
+	uint64_t pending = upn_syntrack_count(&d->detect.syn);
 	json_t *c = json_object(), *g = json_object();
 
+	/* With the module the detection counters are its own, under the same names. */
+	if (d->kmod) {
+		upn_kmod_detect_stats(d->kmod, &kds, &pending);
+		ds = &kds;
+	}
 	if (d->store)
 		upn_store_get_stats(d->store, &ss);
 	upn_control_get_stats(d->ctl, &cs);
@@ -322,6 +330,8 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "notify.purged", d->notify.stats.purged);
 	COUNTER(c, "notify.purged_servers", d->notify.stats.purged_servers);
 	COUNTER(c, "neigh_failures", ds->neigh_failures);
+	if (d->kmod)
+		upn_kmod_stats_json(d->kmod, c, g);
 	upn_recovery_stats_json(d, c);
 	if (d->mailer) {
 		struct upn_mailer_stats ms;
@@ -337,7 +347,7 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 		COUNTER(c, "mail.db_errors", ms.db_errors);
 		COUNTER(g, "mail_queued", ms.queued);
 	}
-	COUNTER(g, "pending", upn_syntrack_count(&d->detect.syn));
+	COUNTER(g, "pending", pending);
 	COUNTER(g, "servers", d->wl.servers.live);
 	COUNTER(g, "waiting", upn_waitlist_count(&d->wl));
 	COUNTER(g, "clients", upn_clients_count(&d->clients));

@@ -2,6 +2,7 @@
 /* Copyright (C) 2026 The upnotify authors. */
 #include "daemon.h"
 
+#include "kmod.h"
 #include "log.h"
 #include "probe.h"
 
@@ -50,9 +51,23 @@ int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev)
 {
 	char c[UPN_ADDRSTRLEN], s[UPN_ADDRSTRLEN];
 
+	int ret;
+
 	switch (ev->type) {
 	case UPNOTIFY_CMD_SERVER_UP_NTF:
-		return recovered(d, ev);
+		ret = recovered(d, ev);
+		/* A recovery the module did not see itself (its own are SYN/ACKs) must
+		 * reach it, or it would go on failing every SYN to the server. */
+		if (ret >= 0 && d->kmod && ev->cause != UPNOTIFY_CAUSE_SYNACK)
+			upn_kmod_server_up(d->kmod, ev);
+		return ret;
+	case UPNOTIFY_CMD_SERVER_DOWN_NTF:
+		/* Nothing new: the module echoing our SET_SERVER, or a resync. */
+		if (upn_waitlist_state(&d->wl, &ev->server) == UPN_SERVER_DOWN)
+			return 0;
+		upn_info("%s: %s (%s)", upn_event_name(ev->type), upn_addr_fmt(&ev->server, s),
+			 upn_cause_name(ev->cause));
+		break;
 	case UPNOTIFY_CMD_FAILED_ACCESS_NTF:
 		upn_dbg("failed access: %s -> %s port %u (%s)", upn_addr_fmt(&ev->client, c),
 			upn_addr_fmt(&ev->server, s), ev->port, upn_cause_name(ev->cause));
@@ -65,4 +80,14 @@ int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev)
 	/* A failure may have added a port to probe. */
 	start_probing(d, &ev->server);
 	return 0;
+}
+
+uint32_t upn_daemon_neigh_failed(struct upn_daemon *d, const struct upn_addr *server,
+				 uint64_t real_ns)
+{
+	if (!upn_detect_watched(&d->detect, server))
+		return 0;
+	if (d->kmod)
+		return upn_kmod_neigh_failed(d->kmod, server);
+	return upn_detect_neigh_failed(&d->detect, server, real_ns);
 }

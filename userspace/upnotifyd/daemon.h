@@ -23,6 +23,7 @@ struct upn_mailer;
 struct upn_trap;
 struct upn_probe;
 struct upn_neigh;
+struct upn_kmod;
 
 struct upn_daemon {
 	struct upn_config cfg;
@@ -33,6 +34,7 @@ struct upn_daemon {
 	struct upn_waitlist wl;
 	struct upn_detect detect;
 	struct upn_nfq nfq;
+	struct upn_kmod *kmod;	/* source kmod: the module's sockets; else NULL */
 	enum upn_source source; /* the one in use, never AUTO */
 	bool rules_installed;
 	struct upn_control *ctl;
@@ -48,5 +50,11 @@ struct upn_daemon {
 /* Applies one event from any source: the waitlist, probes, and on recovery the mails.
  * Returns, for SERVER_UP, the number of mails queued, or -1 if the server was not down. */
 int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev);
+/* The gateway's neighbour entry for @server has FAILED: the attempts to it still
+ * waiting for a SYN/ACK have failed, found by whichever source tracks them (detect's
+ * table, or the module's through SET_SERVER). Returns how many were reported (with
+ * the module: 1 if it was told). */
+uint32_t upn_daemon_neigh_failed(struct upn_daemon *d, const struct upn_addr *server,
+				 uint64_t real_ns);
 
 #endif

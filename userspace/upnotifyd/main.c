@@ -15,6 +15,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "kmod.h"
 #include "log.h"
 #include "mailer.h"
 #include "mailtext.h"
@@ -27,7 +28,7 @@
 
 struct runtime {
 	struct upn_daemon d;
-	struct upn_loop_handler sig_h, nfq_h, store_h;
+	struct upn_loop_handler sig_h, nfq_h, kmod_h, store_h;
 	int sigfd, storefd;
 };
 
@@ -124,6 +125,11 @@ static void on_nfq(void *ctx, uint32_t events)
 	upn_nfq_dispatch(&((struct upn_daemon *)ctx)->nfq);
 }
 
+static void on_kmod(void *ctx, uint32_t events)
+{
+	upn_kmod_dispatch(((struct upn_daemon *)ctx)->kmod);
+}
+
 static void on_store(void *ctx, uint32_t events)
 {
 	struct runtime *rt = ctx;
@@ -135,14 +141,59 @@ static void on_store(void *ctx, uint32_t events)
 
 static int select_source(struct upn_daemon *d)
 {
+	const char *why;
+
 	switch (d->cfg.source) {
 	case UPN_SOURCE_KMOD:
-		upn_err("source = kmod: this upnotifyd has no kernel module support yet");
-		return -1;
-	default:
+		if (!upn_kmod_available()) {
+			upn_err("source = kmod: the upnotify module is not loaded (modprobe "
+				"upnotify)");
+			return -1;
+		}
+		d->source = UPN_SOURCE_KMOD;
+		upn_info("event source: kmod (source = kmod)");
+		break;
+	case UPN_SOURCE_NFQUEUE:
 		d->source = UPN_SOURCE_NFQUEUE;
-		return 0;
+		upn_info("event source: nfqueue (source = nfqueue)");
+		break;
+	default:
+		d->source = upn_kmod_available() ? UPN_SOURCE_KMOD : UPN_SOURCE_NFQUEUE;
+		upn_info("event source: %s (source = auto: the upnotify module is %s)",
+			 upn_source_name(d->source),
+			 d->source == UPN_SOURCE_KMOD ? "loaded" : "not loaded");
 	}
+	why = upn_config_mode_error(d->source, d->cfg.mode);
+	if (why) {
+		upn_err("[detect] mode = %s %s", upn_mode_name(d->cfg.mode), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The module, or NFQUEUE with its iptables rules. */
+static int open_source(struct runtime *rt)
+{
+	struct upn_daemon *d = &rt->d;
+
+	if (d->source == UPN_SOURCE_KMOD) {
+		d->kmod = upn_kmod_open(d);
+		if (!d->kmod)
+			return -1;
+		rt->kmod_h = (struct upn_loop_handler){ on_kmod, d };
+		return upn_loop_add(&d->loop, upn_kmod_fd(d->kmod), EPOLLIN, &rt->kmod_h);
+	}
+	if (upn_nfq_open(&d->nfq, d->cfg.queue, on_packet, d))
+		return -1;
+	rt->nfq_h = (struct upn_loop_handler){ on_nfq, d };
+	if (upn_loop_add(&d->loop, upn_nfq_fd(&d->nfq), EPOLLIN, &rt->nfq_h))
+		return -1;
+	if (d->cfg.install_rules) {
+		if (upn_rules_install(&d->cfg))
+			return -1;
+		d->rules_installed = true;
+	}
+	return 0;
 }
 
 static int setup(struct runtime *rt)
@@ -216,16 +267,8 @@ static int setup(struct runtime *rt)
 		return -1;
 	}
 
-	if (upn_nfq_open(&d->nfq, d->cfg.queue, on_packet, d))
+	if (open_source(rt))
 		return -1;
-	rt->nfq_h = (struct upn_loop_handler){ on_nfq, d };
-	if (upn_loop_add(&d->loop, upn_nfq_fd(&d->nfq), EPOLLIN, &rt->nfq_h))
-		return -1;
-	if (d->cfg.install_rules) {
-		if (upn_rules_install(&d->cfg))
-			return -1;
-		d->rules_installed = true;
-	}
 
 	if (d->cfg.mail.nrelays) {
 		d->mailer = upn_mailer_start(&d->cfg.mail, d->cfg.store_path, err, sizeof(err));
@@ -243,8 +286,12 @@ static int setup(struct runtime *rt)
 	d->ctl = upn_control_open(d, d->cfg.ctl_socket, d->cfg.ctl_mode);
 	if (!d->ctl)
 		return -1;
-	upn_info("upnotifyd %s running: source %s, queue %u, syn_timeout %u ms", VERSION,
-		 upn_source_name(d->source), d->cfg.queue, d->cfg.syn_timeout_ms);
+	if (d->kmod)
+		upn_info("upnotifyd %s running: source kmod, mode %s, syn_timeout %u ms", VERSION,
+			 upn_mode_name(d->cfg.mode), d->cfg.syn_timeout_ms);
+	else
+		upn_info("upnotifyd %s running: source nfqueue, queue %u, syn_timeout %u ms",
+			 VERSION, d->cfg.queue, d->cfg.syn_timeout_ms);
 	return 0;
 }
 
@@ -313,6 +360,11 @@ static void teardown(struct runtime *rt)
 		upn_mailer_stop(d->mailer);
 	if (d->nfq.nl)
 		upn_nfq_close(&d->nfq);
+	if (d->kmod) {
+		upn_loop_del(&d->loop, upn_kmod_fd(d->kmod));
+		upn_kmod_close(d->kmod);
+		d->kmod = NULL;
+	}
 	upn_control_close(d->ctl);
 	if (d->store) {
 		drain(d);

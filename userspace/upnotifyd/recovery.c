@@ -80,7 +80,7 @@ static void neigh_event(void *ctx, const struct upn_addr *addr, uint16_t state, 
 		server_up(d, addr, UPNOTIFY_CAUSE_NEIGH);
 		return;
 	}
-	if ((state & NUD_FAILED) && upn_detect_neigh_failed(&d->detect, addr, upn_now_real_ns()))
+	if ((state & NUD_FAILED) && upn_daemon_neigh_failed(d, addr, upn_now_real_ns()))
 		rec.stats.neigh_failed++;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Copyright (C) 2026 The upnotify authors. */
 /* The in-process form of the events of include/uapi/linux/upnotify.h. Every source
- * (NFQUEUE here, the kernel module later) produces these; the waitlist consumes them. */
+ * (upnotifyd's NFQUEUE detection, the kernel module through genl.c) produces these;
+ * the daemon's waitlist and `upnotifyctl monitor` consume them. */
 #ifndef UPN_EVENT_H
 #define UPN_EVENT_H
 
