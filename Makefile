@@ -112,10 +112,12 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(SYSCONFDIR)/upnotify
 	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 userspace/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 userspace/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 userspace/man/*.4 $(DESTDIR)$(MANDIR)/man4/
 	install -m 0644 etc/upnotify.conf.example etc/recovered.txt.example \
 		$(DESTDIR)$(SYSCONFDIR)/upnotify/
 	install -d $(DESTDIR)$(UNITDIR)
