@@ -28,10 +28,15 @@ enum upn_limits {
 	 * counted (TABLE_FULL) and not tracked. */
 	UPN_PENDING_MIN = 4096,
 	UPN_PENDING_MAX = 4 << 20,
-	/* Down servers per namespace: an outage of a whole /16 fits; a flood of
-	 * spoofed ICMP errors cannot grow the table further. */
+	/* Down and refusing servers per namespace, together: an outage of a whole
+	 * /16 fits; a flood of spoofed ICMP errors or RSTs cannot grow the table
+	 * further. */
 	UPN_SERVERS_MAX = 65536,
 	UPN_SERVERS_HASH_BITS = 10,
+	/* The ports a refusing server's clients were refused on, the first few:
+	 * a SYN/ACK on one shows the service is back. The daemon's
+	 * UPN_WAITLIST_PORTS. */
+	UPN_SERVER_PORTS = 4,
 	/* Watch plus ignore prefixes per namespace; they are matched linearly. */
 	UPN_PREFIXES_MAX = 1024,
 	/* Below 100 ms a healthy but distant server looks dead. */
@@ -109,7 +114,9 @@ struct upn_net {
 
 	spinlock_t srv_lock;
 	struct hlist_head *srv_hash;
-	unsigned int nservers;
+	unsigned int nservers;	/* down and refusing: the table's size */
+	unsigned int ndown;	/* of which down */
+	unsigned int nrefusing; /* and refusing */
 	u32 srv_gen; /* bumped on every change, for consistent dumps */
 
 	struct upn_evq evq;
@@ -204,7 +211,12 @@ unsigned int upn_servers_net_exit(struct upn_net *un);
 bool upn_servers_is_down(struct upn_net *un, int family, const u8 *addr);
 int upn_servers_set_down(struct upn_net *un, int family, const u8 *addr,
 			 u8 cause, u64 ts);
+int upn_servers_set_refusing(struct upn_net *un, int family, const u8 *addr,
+			     const u16 *ports, unsigned int nports, u8 cause,
+			     u64 ts);
 bool upn_servers_set_up(struct upn_net *un, int family, const u8 *addr);
+bool upn_servers_synack(struct upn_net *un, int family, const u8 *addr,
+			u16 port);
 int upn_servers_dump(struct upn_net *un, struct sk_buff *skb,
 		     struct netlink_callback *cb);
 
@@ -230,7 +242,8 @@ extern bool upn_genl_ready;
 int upn_genl_init(void);
 void upn_genl_exit(void);
 int upn_genl_put_server(struct sk_buff *skb, struct netlink_callback *cb,
-			int family, const u8 *addr, u8 cause, u64 since);
+			int family, const u8 *addr, u8 state, u8 cause,
+			u64 since, const u16 *ports);
 int upn_genl_put_event(struct sk_buff *skb, const struct upn_event *ev);
 
 #endif /* _UPNOTIFY_H */

@@ -5,7 +5,10 @@
  * its NFQUEUE source, with the same semantics, done here in the hooks. An attempt
  * counts once however many retransmissions and ICMP errors it causes; a server is
  * down after a SYN timeout or an ICMP error that says the host is unreachable, and
- * every later SYN to it fails at once; a SYN/ACK from it brings it back.
+ * every later SYN to it fails at once; a SYN/ACK from it brings it back. A server
+ * whose service refused a TCP attempt (RST, port or protocol unreachable) and is not
+ * down is refusing: its SYNs wait as usual, and a SYN/ACK on one of the refused
+ * ports brings it back (the daemon's UPN_SERVER_REFUSING).
  */
 #include <linux/ktime.h>
 
@@ -37,16 +40,32 @@ static bool host_down(const struct upn_event *ev)
 	}
 }
 
+/* One service refused: the server is refusing, unless it is down. Only a TCP port
+ * can show the service back (the daemon's waitlist records the same ones). */
+static void refusing(struct upn_net *un, const struct upn_event *ev)
+{
+	if (ev->proto != IPPROTO_TCP || !ev->port)
+		return;
+	if (upn_servers_set_refusing(un, ev->family, ev->server, &ev->port, 1,
+				     ev->cause, ev->ts) < 0) {
+		upn_stat_inc(un, UPNOTIFY_STAT_SERVERS_FULL);
+		net_dbg_ratelimited("server table full\n");
+	}
+}
+
 /**
  * upn_detect_failed() - report a failed access
  * @un: the namespace
  * @ev: the failure, cmd is set here
  *
- * Preceded by SERVER_DOWN_NTF when it is the failure that shows the host is down.
+ * Preceded by SERVER_DOWN_NTF when it is the failure that shows the host is down;
+ * a refusal makes a server that is not down refusing.
  */
 void upn_detect_failed(struct upn_net *un, struct upn_event *ev)
 {
-	if (host_down(ev)) {
+	if (!host_down(ev)) {
+		refusing(un, ev);
+	} else {
 		int ret = upn_servers_set_down(un, ev->family, ev->server,
 					       ev->cause, ev->ts);
 
@@ -145,9 +164,10 @@ static void on_synack(struct upn_net *un, const struct upn_pkt *p)
 	tuple_of(&t, p->family, p->daddr, p->saddr, p->dport, p->sport);
 	if (upn_pending_answer(un, &t, p->ack) != UPN_SYN_UNKNOWN)
 		upn_stat_inc(un, UPNOTIFY_STAT_SYN_ANSWERED);
-	/* A down host that completes a handshake is back; the client that got
-	 * through needs no notification to tell it so. */
-	if (upn_servers_set_up(un, p->family, p->saddr)) {
+	/* A down host that completes a handshake is back, and a refusing one when
+	 * the service its clients wanted answers; the client that got through needs
+	 * no notification to tell it so. */
+	if (upn_servers_synack(un, p->family, p->saddr, p->sport)) {
 		event_of(&ev, UPNOTIFY_CAUSE_SYNACK, p->family, p->daddr,
 			 p->saddr, 0, 0);
 		ev.cmd = UPNOTIFY_CMD_SERVER_UP_NTF;

@@ -35,6 +35,8 @@ static const struct nla_policy set_server_policy[UPNOTIFY_A_MAX + 1] = {
 	[UPNOTIFY_A_STATE] = NLA_POLICY_MAX(NLA_U8, UPNOTIFY_STATE_MAX),
 	[UPNOTIFY_A_CAUSE] = NLA_POLICY_RANGE(
 		NLA_U8, UPNOTIFY_CAUSE_ICMP_UNREACH, UPNOTIFY_CAUSE_MAX),
+	/* Repeated: every occurrence is checked against this. */
+	[UPNOTIFY_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 };
 
 static const struct nla_policy set_watch_policy[UPNOTIFY_A_MAX + 1] = {
@@ -144,14 +146,18 @@ err:
  * @cb: the dump
  * @family: AF_INET or AF_INET6
  * @addr: the server
- * @cause: why it is down
+ * @state: UPNOTIFY_STATE_DOWN or UPNOTIFY_STATE_REFUSING
+ * @cause: why it is down or refusing
  * @since: since when
+ * @ports: UPN_SERVER_PORTS refused ports of a refusing server, 0 for none
  *
  * Return: 0, or -EMSGSIZE when @skb is full.
  */
 int upn_genl_put_server(struct sk_buff *skb, struct netlink_callback *cb,
-			int family, const u8 *addr, u8 cause, u64 since)
+			int family, const u8 *addr, u8 state, u8 cause,
+			u64 since, const u16 *ports)
 {
+	unsigned int i;
 	void *hdr;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -162,15 +168,20 @@ int upn_genl_put_server(struct sk_buff *skb, struct netlink_callback *cb,
 	genl_dump_check_consistent(cb, hdr);
 	if (nla_put_u8(skb, UPNOTIFY_A_FAMILY, family) ||
 	    nla_put(skb, UPNOTIFY_A_SERVER, upn_alen(family), addr) ||
-	    nla_put_u8(skb, UPNOTIFY_A_STATE, UPNOTIFY_STATE_DOWN) ||
+	    nla_put_u8(skb, UPNOTIFY_A_STATE, state) ||
 	    nla_put_u8(skb, UPNOTIFY_A_CAUSE, cause) ||
-	    nla_put_u64_64bit(skb, UPNOTIFY_A_TIMESTAMP, since,
-			      UPNOTIFY_A_PAD)) {
-		genlmsg_cancel(skb, hdr);
-		return -EMSGSIZE;
-	}
+	    nla_put_u64_64bit(skb, UPNOTIFY_A_TIMESTAMP, since, UPNOTIFY_A_PAD))
+		goto cancel;
+	for (i = 0; state == UPNOTIFY_STATE_REFUSING && i < UPN_SERVER_PORTS &&
+		    ports[i];
+	     i++)
+		if (nla_put_u16(skb, UPNOTIFY_A_PORT, ports[i]))
+			goto cancel;
 	genlmsg_end(skb, hdr);
 	return 0;
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
 }
 
 static int get_servers_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
@@ -202,6 +213,39 @@ static void report_failed(struct upn_net *un, const struct upn_tuple *t,
 	upn_event_emit(un, &ev);
 }
 
+/* The UPNOTIFY_A_PORT attributes of a request, the first UPN_SERVER_PORTS kept. */
+static unsigned int get_ports(struct genl_info *info, u16 *ports)
+{
+	struct nlattr *attr;
+	unsigned int n = 0;
+	int rem;
+
+	nlmsg_for_each_attr(attr, info->nlhdr, GENL_HDRLEN, rem)
+		if (nla_type(attr) == UPNOTIFY_A_PORT && n < UPN_SERVER_PORTS)
+			ports[n++] = nla_get_u16(attr);
+	return n;
+}
+
+/* SET_SERVER down with cause NEIGH: the daemon saw the server's ARP/NDP entry fail.
+ * As the daemon's upn_detect_neigh_failed(): the attempts waiting for it have
+ * failed, and they alone mark it down (upn_detect_failed(), as a SYN timeout
+ * would); with none, nothing changes. */
+static void neigh_failed_one(struct upn_net *un, const struct upn_tuple *t,
+			     void *ctx)
+{
+	struct upn_event ev = {
+		.cause = UPNOTIFY_CAUSE_NEIGH,
+		.family = t->family,
+		.proto = IPPROTO_TCP,
+		.port = t->sport,
+		.ts = *(const u64 *)ctx,
+	};
+
+	memcpy(ev.client, t->client, sizeof(ev.client));
+	memcpy(ev.server, t->server, sizeof(ev.server));
+	upn_detect_failed(un, &ev);
+}
+
 static int set_server_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct upn_net *un = info_net(info);
@@ -211,35 +255,74 @@ static int set_server_doit(struct sk_buff *skb, struct genl_info *info)
 		.ts = ktime_get_real_ns(),
 	};
 	struct upn_event ev = { .ts = rc.ts };
-	bool watched;
+	u16 ports[UPN_SERVER_PORTS];
+	unsigned int nports;
 	int family, ret;
+	bool watched;
 	u8 addr[16];
+	u8 state;
 
 	ret = get_addr(info, a[UPNOTIFY_A_FAMILY], a[UPNOTIFY_A_SERVER],
 		       &family, addr, info->extack);
 	if (ret)
 		return ret;
-	if (GENL_REQ_ATTR_CHECK(info, UPNOTIFY_A_STATE))
+	if (GENL_REQ_ATTR_CHECK(info, UPNOTIFY_A_STATE)) {
+		/* The check names the missing attribute, with no text. */
+		NL_SET_ERR_MSG_MOD(info->extack, "missing state");
 		return -EINVAL;
+	}
+	state = nla_get_u8(a[UPNOTIFY_A_STATE]);
+	nports = get_ports(info, ports);
+	if (state == UPNOTIFY_STATE_REFUSING && !nports) {
+		NL_SET_ERR_MSG_ATTR(
+			info->extack, a[UPNOTIFY_A_STATE],
+			"a refusing server needs at least one port");
+		return -EINVAL;
+	}
+	if (state != UPNOTIFY_STATE_REFUSING && nports) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[UPNOTIFY_A_PORT],
+				    "ports go with a refusing server only");
+		return -EINVAL;
+	}
 	if (a[UPNOTIFY_A_CAUSE])
 		rc.cause = nla_get_u8(a[UPNOTIFY_A_CAUSE]);
 	ev.family = family;
 	ev.cause = rc.cause;
 	memcpy(ev.server, addr, sizeof(addr));
 
-	if (nla_get_u8(a[UPNOTIFY_A_STATE]) == UPNOTIFY_STATE_UP) {
+	switch (state) {
+	case UPNOTIFY_STATE_UP:
 		if (upn_servers_set_up(un, family, addr)) {
 			ev.cmd = UPNOTIFY_CMD_SERVER_UP_NTF;
 			upn_event_emit(un, &ev);
 		}
+		return 0;
+	case UPNOTIFY_STATE_REFUSING:
+		ret = upn_servers_set_refusing(un, family, addr, ports, nports,
+					       rc.cause, rc.ts);
+		if (ret < 0) {
+			upn_stat_inc(un, UPNOTIFY_STAT_SERVERS_FULL);
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "the server table is full");
+			return ret;
+		}
+		return 0;
+	}
+
+	rcu_read_lock();
+	watched = !upn_watch_check(un, family, NULL, addr);
+	rcu_read_unlock();
+	if (rc.cause == UPNOTIFY_CAUSE_NEIGH) {
+		if (watched)
+			upn_pending_report_server(un, family, addr,
+						  neigh_failed_one, &rc.ts);
 		return 0;
 	}
 
 	ret = upn_servers_set_down(un, family, addr, rc.cause, rc.ts);
 	if (ret < 0) {
 		upn_stat_inc(un, UPNOTIFY_STAT_SERVERS_FULL);
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "the down-server table is full");
+		NL_SET_ERR_MSG_MOD(info->extack, "the server table is full");
 		return ret;
 	}
 	if (ret) {
@@ -247,10 +330,7 @@ static int set_server_doit(struct sk_buff *skb, struct genl_info *info)
 		upn_event_emit(un, &ev);
 	}
 	/* Every attempt still waiting for this server has failed now, rather than
-	 * at its timeout (the daemon says so after a neighbour failure). */
-	rcu_read_lock();
-	watched = !upn_watch_check(un, family, NULL, addr);
-	rcu_read_unlock();
+	 * at its timeout. */
 	if (watched)
 		upn_pending_report_server(un, family, addr, report_failed, &rc);
 	return 0;

@@ -142,7 +142,8 @@ void upn_stats_sum(struct upn_net *un, u64 *out)
 			out[i] += READ_ONCE(s->c[i]);
 	}
 	out[UPNOTIFY_STAT_PENDING] = atomic_read(&un->npending);
-	out[UPNOTIFY_STAT_DOWN_SERVERS] = READ_ONCE(un->nservers);
+	out[UPNOTIFY_STAT_DOWN_SERVERS] = READ_ONCE(un->ndown);
+	out[UPNOTIFY_STAT_REFUSING_SERVERS] = READ_ONCE(un->nrefusing);
 }
 
 static struct upn_cfg *cfg_defaults(void)
@@ -235,7 +236,8 @@ static void __net_exit upn_net_exit(struct net *net)
 	upn_stats_sum(un, v);
 	for (i = 0; i < __UPNOTIFY_STAT_MAX; i++)
 		if (i != UPNOTIFY_STAT_PENDING &&
-		    i != UPNOTIFY_STAT_DOWN_SERVERS)
+		    i != UPNOTIFY_STAT_DOWN_SERVERS &&
+		    i != UPNOTIFY_STAT_REFUSING_SERVERS)
 			upn_retired[i] += v[i];
 	mutex_unlock(&upn_nets_lock);
 	free_percpu(un->stats);
@@ -304,6 +306,7 @@ static struct upn_stat_attr upn_stat_attrs[] = {
 	UPN_STAT(refused, REFUSED),
 	UPN_STAT(refused_ignored, REFUSED_IGNORED),
 	UPN_STAT(servers_full, SERVERS_FULL),
+	UPN_STAT(refusing_servers, REFUSING_SERVERS),
 };
 
 static struct attribute *upn_stat_attr_ptrs[ARRAY_SIZE(upn_stat_attrs) + 1];

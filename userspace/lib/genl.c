@@ -173,6 +173,21 @@ int upn_genl_decode_server(const struct nlmsghdr *nlh, uint16_t family_id,
 	out->state = mnl_attr_get_u8(tb[UPNOTIFY_A_STATE]);
 	if (tb[UPNOTIFY_A_TIMESTAMP])
 		out->ts_ns = mnl_attr_get_u64(tb[UPNOTIFY_A_TIMESTAMP]);
+	/* Repeated, so not in @tb alone; parse() has checked each one's length. */
+	if (tb[UPNOTIFY_A_PORT]) {
+		const struct nlattr *a;
+		size_t n = 0;
+
+		mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+			uint16_t port;
+
+			if (mnl_attr_get_type(a) != UPNOTIFY_A_PORT)
+				continue;
+			port = mnl_attr_get_u16(a);
+			if (port && n < UPN_GENL_PORTS)
+				out->ports[n++] = port;
+		}
+	}
 	return UPN_GENL_OK;
 }
 
@@ -351,9 +366,10 @@ static bool put_addr(struct nlmsghdr *nlh, size_t len, uint16_t fam_type, uint16
 	       mnl_attr_put_check(nlh, len, addr_type, upn_addr_len(a), a->a);
 }
 
-struct nlmsghdr *upn_genl_put_set_server(void *buf, size_t len, uint16_t family_id, uint32_t seq,
-					 const struct upn_addr *server, uint8_t state,
-					 uint8_t cause)
+struct nlmsghdr *upn_genl_put_set_server_ports(void *buf, size_t len, uint16_t family_id,
+					       uint32_t seq, const struct upn_addr *server,
+					       uint8_t state, uint8_t cause, const uint16_t *ports,
+					       size_t nports)
 {
 	struct nlmsghdr *nlh =
 		put_cmd(buf, len, family_id, UPNOTIFY_CMD_SET_SERVER, NLM_F_ACK, seq);
@@ -362,7 +378,18 @@ struct nlmsghdr *upn_genl_put_set_server(void *buf, size_t len, uint16_t family_
 	    !mnl_attr_put_u8_check(nlh, len, UPNOTIFY_A_STATE, state) ||
 	    (cause && !mnl_attr_put_u8_check(nlh, len, UPNOTIFY_A_CAUSE, cause)))
 		return NULL;
+	for (size_t i = 0; i < nports; i++)
+		if (ports[i] && !mnl_attr_put_u16_check(nlh, len, UPNOTIFY_A_PORT, ports[i]))
+			return NULL;
 	return nlh;
+}
+
+struct nlmsghdr *upn_genl_put_set_server(void *buf, size_t len, uint16_t family_id, uint32_t seq,
+					 const struct upn_addr *server, uint8_t state,
+					 uint8_t cause)
+{
+	return upn_genl_put_set_server_ports(buf, len, family_id, seq, server, state, cause, NULL,
+					     0);
 }
 
 static bool put_prefixes(struct nlmsghdr *nlh, size_t len, uint16_t type,

@@ -27,12 +27,17 @@ struct upn_genl_config {
 	const uint8_t *icmp_codes, *icmp6_codes; /* 32-byte bitmaps */
 };
 
+/* The ports of a refusing server that a dump record or SET_SERVER carries, at most;
+ * the module's cap, and the daemon's UPN_WAITLIST_PORTS. */
+#define UPN_GENL_PORTS 4
+
 /* One record of a GET_SERVERS dump. */
 struct upn_genl_server {
 	struct upn_addr addr;
 	uint8_t state; /* enum upnotify_state */
 	uint8_t cause;
 	uint64_t ts_ns;
+	uint16_t ports[UPN_GENL_PORTS]; /* refusing: its UPNOTIFY_A_PORTs; 0 ends them */
 };
 
 /* Results of the decoders: anything negative is a bad message. */
@@ -78,6 +83,11 @@ int upn_genl_decode_family(const struct nlmsghdr *nlh, struct upn_genl_family *f
 struct nlmsghdr *upn_genl_put_set_server(void *buf, size_t len, uint16_t family_id, uint32_t seq,
 					 const struct upn_addr *server, uint8_t state,
 					 uint8_t cause);
+/* The same with one UPNOTIFY_A_PORT for each non-zero of @ports (STATE_REFUSING). */
+struct nlmsghdr *upn_genl_put_set_server_ports(void *buf, size_t len, uint16_t family_id,
+					       uint32_t seq, const struct upn_addr *server,
+					       uint8_t state, uint8_t cause, const uint16_t *ports,
+					       size_t nports);
 struct nlmsghdr *upn_genl_put_set_watch(void *buf, size_t len, uint16_t family_id, uint32_t seq,
 					const struct upn_prefix *watch, size_t nwatch,
 					const struct upn_prefix *ignore, size_t nignore);

@@ -114,16 +114,19 @@ static int push_config(struct upn_kmod *k)
 	return ret;
 }
 
+/* @ports (@nports of them) only with UPNOTIFY_STATE_REFUSING, which needs one. */
 static int set_server(struct upn_kmod *k, const struct upn_addr *server, uint8_t state,
-		      uint8_t cause)
+		      uint8_t cause, const uint16_t *ports, size_t nports)
 {
 	char buf[256];
 
 	return command(k,
-		       upn_genl_put_set_server(buf, sizeof(buf), k->fam.id, ++k->seq, server, state,
-					       cause),
-		       state == UPNOTIFY_STATE_DOWN ? "SET_SERVER down" : "SET_SERVER up", NULL,
-		       NULL);
+		       upn_genl_put_set_server_ports(buf, sizeof(buf), k->fam.id, ++k->seq, server,
+						     state, cause, ports, nports),
+		       state == UPNOTIFY_STATE_DOWN	? "SET_SERVER down" :
+		       state == UPNOTIFY_STATE_REFUSING ? "SET_SERVER refusing" :
+							  "SET_SERVER up",
+		       NULL, NULL);
 }
 
 /* ---- the server states, both ways ------------------------------------------- */
@@ -170,13 +173,15 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 		x->k->stats.bad_messages++;
 		return 0;
 	}
-	if (ret == UPN_GENL_OK && s.state == UPNOTIFY_STATE_DOWN)
+	if (ret == UPN_GENL_OK &&
+	    (s.state == UPNOTIFY_STATE_DOWN || s.state == UPNOTIFY_STATE_REFUSING))
 		return list_add(x->l, &s);
 	return 0;
 }
 
-/* The module's down servers, sorted; a dump the table changed under is read again. */
-static int dump_down(struct upn_kmod *k, struct addr_list *l)
+/* The module's down and refusing servers, sorted; a dump the table changed under is
+ * read again. */
+static int dump_servers(struct upn_kmod *k, struct addr_list *l)
 {
 	struct dump_ctx ctx = { k, l };
 	char buf[128];
@@ -196,12 +201,23 @@ static int dump_down(struct upn_kmod *k, struct addr_list *l)
 	return ret;
 }
 
-static void collect_down(void *ctx, const struct upn_wl_server *s)
+/* The daemon's servers the module keeps too: the down ones, and the refusing ones
+ * with a port (a SYN/ACK on one of them brings the server back; the module keeps
+ * no refusing server without). */
+static void collect_ours(void *ctx, const struct upn_wl_server *s)
 {
 	struct upn_genl_server g = { .addr = s->addr, .cause = s->cause };
 
-	if (s->state == UPN_SERVER_DOWN)
-		list_add(ctx, &g);
+	_Static_assert(UPN_GENL_PORTS >= UPN_WAITLIST_PORTS, "ports do not fit");
+	if (s->state == UPN_SERVER_DOWN) {
+		g.state = UPNOTIFY_STATE_DOWN;
+	} else if (s->state == UPN_SERVER_REFUSING && s->ports[0]) {
+		g.state = UPNOTIFY_STATE_REFUSING;
+		memcpy(g.ports, s->ports, sizeof(s->ports));
+	} else {
+		return;
+	}
+	list_add(ctx, &g);
 }
 
 /* A down server to SET_SERVER DOWN with: its cause if it is one a server goes down
@@ -226,20 +242,23 @@ static void apply(struct upn_kmod *k, const struct upn_event *ev)
 	k->dispatching = false;
 }
 
-/* Makes the daemon's down servers the module's: every server down in the module and
- * not here is a SERVER_DOWN we missed; with @lost_ups, every server down here and not
- * there came up with its SERVER_UP lost (a SYN/ACK, whose client we cannot know).
- * At start the daemon has just pushed its own, so a server missing there is one the
- * module refused, not one that recovered: no @lost_ups. */
+/* Makes the daemon's down and refusing servers the module's: every server down in the
+ * module and not here is a SERVER_DOWN we missed; with @lost_ups, every server down
+ * here and not down there, or refusing here and neither down nor refusing there,
+ * came up with its SERVER_UP lost (a SYN/ACK, whose client we cannot know). A server
+ * refusing in the module and not here can only be told by its FAILED_ACCESS, lost
+ * for good; a later SYN/ACK's SERVER_UP for it is then one we ignore. At start the
+ * daemon has just pushed its own, so a server missing there is one the module
+ * refused, not one that recovered: no @lost_ups. */
 static int resync(struct upn_kmod *k, bool lost_ups)
 {
 	struct addr_list mod = { 0 }, ours = { 0 };
 	uint64_t now = upn_now_real_ns();
-	int ret = dump_down(k, &mod);
+	int ret = dump_servers(k, &mod);
 
 	if (ret)
 		goto out;
-	upn_waitlist_foreach_server(&k->d->wl, collect_down, &ours);
+	upn_waitlist_foreach_server(&k->d->wl, collect_ours, &ours);
 	for (size_t i = 0; i < mod.n; i++) {
 		struct upn_event ev = {
 			.type = UPNOTIFY_CMD_SERVER_DOWN_NTF,
@@ -248,7 +267,8 @@ static int resync(struct upn_kmod *k, bool lost_ups)
 			.ts_ns = mod.v[i].ts_ns ? mod.v[i].ts_ns : now,
 		};
 
-		if (upn_waitlist_state(&k->d->wl, &ev.server) == UPN_SERVER_DOWN)
+		if (mod.v[i].state != UPNOTIFY_STATE_DOWN ||
+		    upn_waitlist_state(&k->d->wl, &ev.server) == UPN_SERVER_DOWN)
 			continue;
 		k->stats.resync_fixes++;
 		apply(k, &ev);
@@ -261,8 +281,13 @@ static int resync(struct upn_kmod *k, bool lost_ups)
 			.server = ours.v[i].addr,
 			.ts_ns = now,
 		};
+		const struct upn_genl_server *m =
+			bsearch(&ours.v[i], mod.v, mod.n, sizeof(*mod.v), cmp_server);
 
-		if (bsearch(&ours.v[i], mod.v, mod.n, sizeof(*mod.v), cmp_server))
+		/* Down there stays down here; refusing here is still so there, or down
+		 * there (made so here above). */
+		if (m &&
+		    (m->state == UPNOTIFY_STATE_DOWN || ours.v[i].state == UPNOTIFY_STATE_REFUSING))
 			continue;
 		k->stats.resync_fixes++;
 		apply(k, &ev);
@@ -273,21 +298,40 @@ out:
 	return ret;
 }
 
-/* Start: the module learns our down servers (so a SYN to one fails at once), then we
- * learn the module's. */
+/* A refusing server to SET_SERVER REFUSING with: the cause it became so by, if it is
+ * one a server does (the module accepts any). */
+static uint8_t refusing_cause(uint8_t cause)
+{
+	return cause == UPNOTIFY_CAUSE_ICMP_UNREACH ? cause : UPNOTIFY_CAUSE_REFUSED;
+}
+
+/* Start: the module learns our down servers (so a SYN to one fails at once) and our
+ * refusing ones with their ports (so a SYN/ACK on one brings it back), then we learn
+ * the module's. */
 static int sync_start(struct upn_kmod *k)
 {
 	struct addr_list ours = { 0 };
-	size_t failed = 0;
+	size_t failed = 0, down = 0;
 
-	upn_waitlist_foreach_server(&k->d->wl, collect_down, &ours);
-	for (size_t i = 0; i < ours.n; i++)
-		if (set_server(k, &ours.v[i].addr, UPNOTIFY_STATE_DOWN,
-			       down_cause(ours.v[i].cause)))
+	upn_waitlist_foreach_server(&k->d->wl, collect_ours, &ours);
+	for (size_t i = 0; i < ours.n; i++) {
+		const struct upn_genl_server *s = &ours.v[i];
+		int ret;
+
+		if (s->state == UPNOTIFY_STATE_DOWN) {
+			down++;
+			ret = set_server(k, &s->addr, UPNOTIFY_STATE_DOWN, down_cause(s->cause),
+					 NULL, 0);
+		} else {
+			ret = set_server(k, &s->addr, UPNOTIFY_STATE_REFUSING,
+					 refusing_cause(s->cause), s->ports, UPN_GENL_PORTS);
+		}
+		if (ret)
 			failed++;
+	}
 	if (ours.n)
-		upn_info("kmod: %zu down servers pushed to the module%s", ours.n - failed,
-			 failed ? " (some refused)" : "");
+		upn_info("kmod: %zu down and %zu refusing servers pushed to the module%s", down,
+			 ours.n - down, failed ? " (some refused)" : "");
 	free(ours.v);
 	return resync(k, false);
 }
@@ -376,14 +420,17 @@ void upn_kmod_server_up(struct upn_kmod *k, const struct upn_event *ev)
 	/* The module's own events, and the echoes of what we told it, are known there. */
 	if (k->dispatching)
 		return;
-	set_server(k, &ev->server, UPNOTIFY_STATE_UP, ev->cause);
+	set_server(k, &ev->server, UPNOTIFY_STATE_UP, ev->cause, NULL, 0);
 }
 
+/* The module reports the SYNs to @server still pending, and marks it down only when
+ * there was one, as upn_detect_neigh_failed() does; the events come on the event
+ * socket. How many it found is not told: 1 says that the module was asked. */
 uint32_t upn_kmod_neigh_failed(struct upn_kmod *k, const struct upn_addr *server)
 {
 	if (upn_waitlist_state(&k->d->wl, server) == UPN_SERVER_DOWN)
 		return 0;
-	return set_server(k, server, UPNOTIFY_STATE_DOWN, UPNOTIFY_CAUSE_NEIGH) ? 0 : 1;
+	return set_server(k, server, UPNOTIFY_STATE_DOWN, UPNOTIFY_CAUSE_NEIGH, NULL, 0) ? 0 : 1;
 }
 
 /* ---- status ------------------------------------------------------------------- */
@@ -446,6 +493,7 @@ void upn_kmod_stats_json(const struct upn_kmod *k, json_t *c, json_t *g)
 	COUNTER(c, "kmod.syns_tracked", m[UPNOTIFY_STAT_SYNS_TRACKED]);
 	COUNTER(c, "kmod.events_sent", m[UPNOTIFY_STAT_EVENTS]);
 	COUNTER(g, "kmod_down_servers", m[UPNOTIFY_STAT_DOWN_SERVERS]);
+	COUNTER(g, "kmod_refusing_servers", m[UPNOTIFY_STAT_REFUSING_SERVERS]);
 	COUNTER(g, "kmod_rcvbuf", k->rcvbuf);
 }
 

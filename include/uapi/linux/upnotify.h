@@ -34,7 +34,8 @@
  * is a failed access at once, without waiting for the SYN timeout.
  *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_CAUSE, UPNOTIFY_A_TIMESTAMP
  *
- * UPNOTIFY_CMD_SERVER_UP_NTF: a down server has recovered.
+ * UPNOTIFY_CMD_SERVER_UP_NTF: a down server has recovered, or a refusing server answered
+ * a SYN on one of its recorded ports with a SYN/ACK.
  *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_TIMESTAMP
  *	UPNOTIFY_A_CAUSE	u8	SYNACK, TRAP, NEIGH, PROBE or MANUAL
  *	UPNOTIFY_A_CLIENT	binary	with SYNACK: the client whose handshake completed;
@@ -45,16 +46,30 @@
  * UPNOTIFY_CMD_GET_STATS (doit): replies with one UPNOTIFY_CMD_GET_STATS message holding
  *	a nest UPNOTIFY_A_STATS of u64 counters (enum upnotify_stat_attrs).
  *
- * UPNOTIFY_CMD_GET_SERVERS (dumpit): one message per down server, each with
- *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_STATE, UPNOTIFY_A_CAUSE and
- *	UPNOTIFY_A_TIMESTAMP (since when). The dump is consistent: if the table changes
- *	while it is read, the kernel sets NLM_F_DUMP_INTR and the reader must start over.
+ * UPNOTIFY_CMD_GET_SERVERS (dumpit): one message per down or refusing server, each with
+ *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER, UPNOTIFY_A_STATE (STATE_DOWN or
+ *	STATE_REFUSING), UPNOTIFY_A_CAUSE and UPNOTIFY_A_TIMESTAMP (since when); a
+ *	refusing server also has its recorded ports, one UPNOTIFY_A_PORT each (1 to 4).
+ *	The dump is consistent: if the table changes while it is read, the kernel sets
+ *	NLM_F_DUMP_INTR and the reader must start over.
  *
  * UPNOTIFY_CMD_SET_SERVER (doit): force a server's state, e.g. after an SNMP trap,
  *	a probe or an operator's command.
  *	UPNOTIFY_A_FAMILY, UPNOTIFY_A_SERVER	required
  *	UPNOTIFY_A_STATE	u8	required, enum upnotify_state
  *	UPNOTIFY_A_CAUSE	u8	optional, reported in the resulting event
+ *	UPNOTIFY_A_PORT		u16	repeated; with STATE_REFUSING only, and required
+ *					there (at least one, non-zero): the TCP ports
+ *					its clients were refused on; the first 4 count
+ *	STATE_UP forgets the server, down or refusing (SERVER_UP_NTF if it was known).
+ *	STATE_DOWN marks it down (a refusing one too) and reports its pending SYNs;
+ *	but with UPNOTIFY_CAUSE_NEIGH (the daemon saw the server's ARP/NDP entry fail)
+ *	it only reports, with cause NEIGH, the SYNs to that server still waiting for
+ *	their SYN/ACK, and marks it down only if there was at least one, as a SYN
+ *	timeout would; with none pending it changes nothing and still returns 0.
+ *	STATE_REFUSING records a refusing server with its ports (the daemon pushes its
+ *	own at start), adding the ports to those of one already refusing; a server
+ *	already down stays down. No event is sent for it.
  *
  * UPNOTIFY_CMD_SET_WATCH (doit): replace the watched prefixes and ignored clients.
  *	Zero or more UPNOTIFY_A_WATCH nests and UPNOTIFY_A_IGNORE nests, each holding
@@ -81,7 +96,18 @@
  * ICMPv6 no route or address unreachable); a RST or a port unreachable says one
  * service is closed, not that the host is down. SET_SERVER with STATE_DOWN also
  * reports at once, as failed accesses with its cause, every SYN to that server still
- * waiting for its SYN/ACK.
+ * waiting for its SYN/ACK (with cause NEIGH, only that: see SET_SERVER).
+ *
+ * A server that is not down becomes refusing when a TCP attempt to it is REFUSED, or
+ * answered by an ICMP port or protocol unreachable (ICMPv6 port unreachable): one
+ * service is closed, the host is up. The server ports of those attempts are
+ * recorded, the first 4 (other protocols leave no record: no SYN/ACK could show
+ * them back). SYNs to a refusing server are tracked as usual, not failed at once. A
+ * SYN/ACK from it on one of its ports forgets it and sends SERVER_UP_NTF with cause
+ * SYNACK and the client; a failure that says the host is down makes it down
+ * (SERVER_DOWN_NTF). Down and refusing servers share one table and its cap
+ * (SERVERS_FULL counts what did not fit). Becoming refusing has no event of its
+ * own: the FAILED_ACCESS_NTF says it.
  *
  * A reference subscriber is `upnotifyctl monitor` (userspace/upnotifyctl/monitor.c):
  * it resolves the family, joins "events" and prints every event, like conntrack -E.
@@ -131,6 +157,7 @@ enum upnotify_cause {
 enum upnotify_state {
 	UPNOTIFY_STATE_UP,
 	UPNOTIFY_STATE_DOWN,
+	UPNOTIFY_STATE_REFUSING,	/* a service refused its clients; the host is up */
 	__UPNOTIFY_STATE_MAX
 };
 #define UPNOTIFY_STATE_MAX (__UPNOTIFY_STATE_MAX - 1)
@@ -202,7 +229,8 @@ enum upnotify_stat_attrs {
 	UPNOTIFY_STAT_SYN_TIMEOUTS,
 	UPNOTIFY_STAT_REFUSED,		/* RSTs answering a pending SYN, reported */
 	UPNOTIFY_STAT_REFUSED_IGNORED,	/* ... not reported: count_refused is 0 */
-	UPNOTIFY_STAT_SERVERS_FULL,	/* servers not marked down: down table full */
+	UPNOTIFY_STAT_SERVERS_FULL,	/* servers not marked down or refusing: table full */
+	UPNOTIFY_STAT_REFUSING_SERVERS,	/* refusing servers now (a gauge) */
 	__UPNOTIFY_STAT_MAX
 };
 #define UPNOTIFY_STAT_MAX (__UPNOTIFY_STAT_MAX - 1)
