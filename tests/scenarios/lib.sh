@@ -34,8 +34,12 @@
 #  - the gateway rate-limits ICMP errors per destination (burst 6, then 1/s), which
 #    would hide repeated attempts: topo_up turns that off in the gateway only.
 #
-# The event source comes from UPN_SOURCE (nfqueue by default; kmod in the qemu run);
-# nothing else here depends on it. Binaries come from UPN_BUILD (default <repo>/build).
+# The event source comes from UPN_SOURCE (nfqueue by default; kmod in the qemu run,
+# tests/vm/suite). With kmod the daemon installs no rules: the module's hooks, one
+# instance per network namespace, report to the daemon in the gateway namespace; the
+# module must be loaded first (require_env checks), and a failure report adds its
+# counters in that namespace. Nothing else here depends on the source. Binaries come
+# from UPN_BUILD (default <repo>/build).
 #
 # Output is TAP: `ok N - what`, `not ok N - what` with `# ...` diagnostics (the
 # daemon's log tail and its waitlist), then the plan `1..N` when the script exits.
@@ -48,6 +52,7 @@ UPN_BUILD=${UPN_BUILD:-$UPN_ROOT/build}
 UPN_SOURCE=${UPN_SOURCE:-nfqueue}
 UPNOTIFYD=$UPN_BUILD/upnotifyd
 UPNOTIFYCTL=$UPN_BUILD/upnotifyctl
+GENLPOKE=$UPN_BUILD/tests/tools/genlpoke	# the module's netlink family (source kmod)
 
 NS_C=upn$$-client
 NS_G=upn$$-gw
@@ -87,9 +92,13 @@ CFG_RECOVERY=		# lines "name = value" for [recovery]; the section only when set
 CFG_MAIL=		# lines "name = value" for [mail]; the section only when set
 
 # Every timeout in one place: nothing in a scenario may wait longer than these.
-T_READY=10		# daemon start until `upnotifyctl status` answers
-T_STOP=10		# SIGTERM until the daemon is gone
-T_CTL=5			# one upnotifyctl call
+# UPN_TIME_SCALE (an integer, default 1) stretches them and every poll/wait_for for
+# slow machines: tests/vm/suite sets it under qemu's emulation, where a process
+# starts ~15 times slower. Never T_CONNECT: the guest's TCP timers run in real time.
+UPN_TIME_SCALE=${UPN_TIME_SCALE:-1}
+T_READY=$((10 * UPN_TIME_SCALE))	# daemon start until `upnotifyctl status` answers
+T_STOP=$((10 * UPN_TIME_SCALE))	# SIGTERM until the daemon is gone
+T_CTL=$((5 * UPN_TIME_SCALE))	# one upnotifyctl call
 T_CONNECT=0.5		# one client connect attempt: short enough for one SYN only
 
 UPN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/upn-$$.XXXXXX")
@@ -133,6 +142,11 @@ dump_state() {
 			jq -c '.[:10][] | {id, recipient, server, state, tries, last_error, relay}' \
 				<<<"$st" 2>&1 | sed 's/^/#   /'
 		fi
+	fi
+	# The module's own view of the gateway namespace.
+	if [ "$CFG_SOURCE" = kmod ] && [ -x "$GENLPOKE" ] && ip netns pids "$NS_G" >/dev/null 2>&1; then
+		diag "module counters in $NS_G (non-zero):"
+		in_g "$GENLPOKE" stats 2>&1 | grep -v '=0$' | sed 's/^/#   /'
 	fi
 	if [ -n "${PF_LOG:-}" ] && [ -s "$PF_LOG" ]; then
 		diag "postfix maillog (last 10 lines):"
@@ -186,10 +200,11 @@ check_not() {
 }
 
 # poll TIMEOUT cmd...: rerun cmd every 0.1 s until it succeeds; 1 on timeout.
+# TIMEOUT is stretched by UPN_TIME_SCALE.
 poll() {
 	local timeout=$1 end
 	shift
-	end=$(($(now_ms) + ${timeout%.*} * 1000 + 10#0$(frac_ms "$timeout")))
+	end=$(($(now_ms) + (${timeout%.*} * 1000 + 10#0$(frac_ms "$timeout")) * UPN_TIME_SCALE))
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		[ "$(now_ms)" -lt "$end" ] || return 1
@@ -209,7 +224,8 @@ wait_for() {
 		return 0
 	fi
 	WAITED_MS=$(($(now_ms) - t0))
-	fail "$what" "still false after ${timeout} s: $*"
+	fail "$what" "still false after ${timeout} s$([ "$UPN_TIME_SCALE" = 1 ] ||
+		echo " x $UPN_TIME_SCALE"): $*"
 	return 1
 }
 
@@ -270,6 +286,12 @@ require_env() {
 			exit 1
 		fi
 	done
+	# A failure, not a skip: whoever asks for source kmod means to test the module.
+	if [ "$UPN_SOURCE" = kmod ] && [ ! -d /sys/module/upnotify ]; then
+		echo "not ok 1 - the upnotify module is loaded for UPN_SOURCE=kmod (tests/vm/suite loads it)"
+		echo "1..1"
+		exit 1
+	fi
 }
 
 # --- topology ---------------------------------------------------------------------
@@ -396,16 +418,17 @@ listening() { [ -n "$(in_s ss -Htln "sport = :$1")" ]; }
 # T_CONNECT s (before the first SYN retransmission at 1 s, so one SYN leaves). The
 # outcome does not matter to the caller and never fails the script.
 syn_from() {
-	in_c timeout 3 socat -T1 /dev/null \
+	in_c timeout $((3 * UPN_TIME_SCALE)) socat -T1 /dev/null \
 		"TCP:$(bracket "$2"):$3,bind=$(bracket "$1"),connect-timeout=$T_CONNECT" \
 		>/dev/null 2>&1 || true
 }
 
-# connect_ok CLIENT SERVER PORT: a full TCP connection that reads the service's line.
+# connect_ok CLIENT SERVER PORT: a full TCP connection that reads the service's line
+# (its time limits stretched by UPN_TIME_SCALE: the service forks a shell per client).
 connect_ok() {
-	local out
-	out=$(in_c timeout 5 socat -T2 - \
-		"TCP:$(bracket "$2"):$3,bind=$(bracket "$1"),connect-timeout=2" \
+	local out s=$UPN_TIME_SCALE
+	out=$(in_c timeout $((5 * s)) socat -T$((2 * s)) - \
+		"TCP:$(bracket "$2"):$3,bind=$(bracket "$1"),connect-timeout=$((2 * s))" \
 		</dev/null 2>/dev/null) || return 1
 	[ "$out" = upnotify-test ]
 }
