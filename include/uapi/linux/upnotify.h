@@ -112,6 +112,9 @@
  * A reference subscriber is `upnotifyctl monitor` (userspace/upnotifyctl/monitor.c):
  * it resolves the family, joins "events" and prints every event, like conntrack -E.
  * Events come in batches: one skb may hold several messages; walk them all.
+ * A subscriber should set NETLINK_BROADCAST_ERROR on its socket: only then does the
+ * module learn that the socket had no room, and count the events in EVENT_FAILS.
+ * On ENOBUFS, enlarge the receive buffer and read GET_SERVERS again.
  *
  * Errors come back as netlink error messages with extended ACK text where possible.
  */
