@@ -316,7 +316,14 @@ static void test_servers_and_stats(void **state)
 {
 	const struct attr srv[] = { F4, S4, U8(UPNOTIFY_A_STATE, UPNOTIFY_STATE_DOWN),
 				    CAUSE(SYN_TIMEOUT), TS };
-	const struct attr bad_state[] = { F4, S4, U8(UPNOTIFY_A_STATE, 2) };
+	const struct attr refusing[] = { F4,
+					 S4,
+					 U8(UPNOTIFY_A_STATE, UPNOTIFY_STATE_REFUSING),
+					 CAUSE(REFUSED),
+					 TS,
+					 U16(UPNOTIFY_A_PORT, 81),
+					 U16(UPNOTIFY_A_PORT, 82) };
+	const struct attr bad_state[] = { F4, S4, U8(UPNOTIFY_A_STATE, UPNOTIFY_STATE_MAX + 1) };
 	const struct attr no_state[] = { F4, S4, CAUSE(SYN_TIMEOUT) };
 	char buf[1024] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf, *g;
@@ -329,6 +336,13 @@ static void test_servers_and_stats(void **state)
 	assert_int_equal(s.state, UPNOTIFY_STATE_DOWN);
 	assert_int_equal(s.cause, UPNOTIFY_CAUSE_SYN_TIMEOUT);
 	assert_true(upn_addr_eq(&s.addr, &(struct upn_addr){ AF_INET, { 203, 0, 113, 2 } }));
+	/* A refusing server brings the ports its clients wanted, in order. */
+	put_msg(buf, 0, FAM, UPNOTIFY_CMD_GET_SERVERS, refusing, ARRAY_SIZE(refusing));
+	assert_int_equal(upn_genl_decode_server(nlh, FAM, &s), UPN_GENL_OK);
+	assert_int_equal(s.state, UPNOTIFY_STATE_REFUSING);
+	assert_int_equal(s.ports[0], 81);
+	assert_int_equal(s.ports[1], 82);
+	assert_int_equal(s.ports[2], 0);
 	put_msg(buf, 0, FAM, UPNOTIFY_CMD_GET_SERVERS, bad_state, ARRAY_SIZE(bad_state));
 	assert_int_equal(upn_genl_decode_server(nlh, FAM, &s), -EINVAL);
 	put_msg(buf, 0, FAM, UPNOTIFY_CMD_GET_SERVERS, no_state, ARRAY_SIZE(no_state));
