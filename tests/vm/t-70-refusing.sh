@@ -47,9 +47,13 @@ check "$S1 is dumped refusing (state 2) with port 81" \
 # Raw: state u8 2, port u16 81 in host order (little-endian here).
 check "on the wire: state 2, one port attribute 81" \
 	bash -c "ip netns exec $NS_G $GENLPOKE raw --dump get_servers | grep -E 'state=02 ' | grep -q 'port=5100'"
-check "gauges: refusing_servers 1, down_servers 0" \
-	bash -c "[ \$(ip netns exec $NS_G $GENLPOKE stat refusing_servers) -eq 1 ] &&
-		[ \$(ip netns exec $NS_G $GENLPOKE stat down_servers) -eq 0 ]"
+gauges() {
+	echo "refusing=$(in_g "$GENLPOKE" stat refusing_servers) down=$(in_g "$GENLPOKE" stat down_servers)"
+}
+wait_for "gauges: refusing_servers 1, down_servers 0" 5 \
+	bash -c "[ \"\$(ip netns exec $NS_G $GENLPOKE stat refusing_servers)\" = 1 ] &&
+		[ \"\$(ip netns exec $NS_G $GENLPOKE stat down_servers)\" = 0 ]" ||
+	diag "gauges now: $(gauges)"
 check "no SERVER_DOWN for a refusal" bash -c "! grep -q '^server_down_ntf' $UPN_TMP/ev"
 
 # A SYN to a refusing server waits for its answer, like any other.

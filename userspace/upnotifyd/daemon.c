@@ -5,6 +5,7 @@
 #include "kmod.h"
 #include "log.h"
 #include "probe.h"
+#include "recovery.h"
 
 static void start_probing(struct upn_daemon *d, const struct upn_addr *server)
 {
@@ -65,6 +66,8 @@ int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev)
 		/* Nothing new: the module echoing our SET_SERVER, or a resync. */
 		if (upn_waitlist_state(&d->wl, &ev->server) == UPN_SERVER_DOWN)
 			return 0;
+		if (d->kmod && ev->cause == UPNOTIFY_CAUSE_NEIGH)
+			upn_recovery_count_neigh_failed();
 		upn_info("%s: %s (%s)", upn_event_name(ev->type), upn_addr_fmt(&ev->server, s),
 			 upn_cause_name(ev->cause));
 		break;

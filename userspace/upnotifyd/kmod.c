@@ -428,9 +428,11 @@ void upn_kmod_server_up(struct upn_kmod *k, const struct upn_event *ev)
  * socket. How many it found is not told: 1 says that the module was asked. */
 uint32_t upn_kmod_neigh_failed(struct upn_kmod *k, const struct upn_addr *server)
 {
-	if (upn_waitlist_state(&k->d->wl, server) == UPN_SERVER_DOWN)
-		return 0;
-	return set_server(k, server, UPNOTIFY_STATE_DOWN, UPNOTIFY_CAUSE_NEIGH, NULL, 0) ? 0 : 1;
+	/* The module reports the pending attempts and marks the server down only if there
+	 * was one; that SERVER_DOWN event, not this request, is what gets counted. */
+	if (upn_waitlist_state(&k->d->wl, server) != UPN_SERVER_DOWN)
+		set_server(k, server, UPNOTIFY_STATE_DOWN, UPNOTIFY_CAUSE_NEIGH, NULL, 0);
+	return 0;
 }
 
 /* ---- status ------------------------------------------------------------------- */

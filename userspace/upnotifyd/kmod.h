@@ -44,7 +44,8 @@ void upn_kmod_dispatch(struct upn_kmod *k);
  * neighbour, operator): SET_SERVER UP. A no-op for events the module itself sent. */
 void upn_kmod_server_up(struct upn_kmod *k, const struct upn_event *ev);
 /* The neighbour entry of @server FAILED: SET_SERVER DOWN with cause NEIGH; the module
- * then reports every SYN still pending to it. Returns 1 if the module was told. */
+ * then reports every SYN still pending to it, and marks it down only if there was one.
+ * Returns 0: the attempts arrive later as events (see upn_recovery_count_neigh_failed). */
 uint32_t upn_kmod_neigh_failed(struct upn_kmod *k, const struct upn_addr *server);
 
 /* For `upnotifyctl status`: the module's counters (GET_STATS, a round trip now) in the

@@ -84,6 +84,11 @@ static void neigh_event(void *ctx, const struct upn_addr *addr, uint16_t state, 
 		rec.stats.neigh_failed++;
 }
 
+void upn_recovery_count_neigh_failed(void)
+{
+	rec.stats.neigh_failed++;
+}
+
 static void on_neigh(void *ctx, uint32_t events)
 {
 	upn_neigh_dispatch(((struct upn_daemon *)ctx)->neigh);

@@ -23,6 +23,9 @@ void upn_recovery_close(struct upn_daemon *d);
 /* Probes that are due; CLOCK_MONOTONIC ms of the next, or -1. */
 void upn_recovery_tick(struct upn_daemon *d, int64_t mono_ms);
 int64_t upn_recovery_deadline(const struct upn_daemon *d);
+/* With source kmod: the module marked a server down after its neighbour entry FAILED,
+ * which it does only when attempts to it were pending (counted in neigh.failed_early). */
+void upn_recovery_count_neigh_failed(void);
 /* Start probing every server the store says is down (after a restart). */
 void upn_recovery_probe_all(struct upn_daemon *d);
 /* Counters for `upnotifyctl status`, added to @counters. */
