@@ -96,8 +96,11 @@ server_accept_syns $S2
 samples=$UPN_TMP/probe-samples
 end=$(($(now_ms) + 10000))
 while [ "$(now_ms)" -lt "$end" ]; do
+	# Mails first: a mail counted before a status that shows no recovery cannot be
+	# one sent after it (under emulation the two reads are a second apart).
+	n=$(pf_count)
 	st=$(ctl status --json | jq -r '.counters | "\(.["probes.successes"]) \(.["probes.recoveries"]) \(.["notify.recoveries"])"')
-	echo "$st $(pf_count)" >>"$samples"
+	echo "$st $n" >>"$samples"
 	[ "${st#* }" = "1 1" ] && break
 	sleep 0.05
 done
