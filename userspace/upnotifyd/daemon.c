@@ -57,9 +57,9 @@ int upn_daemon_event(struct upn_daemon *d, const struct upn_event *ev)
 	switch (ev->type) {
 	case UPNOTIFY_CMD_SERVER_UP_NTF:
 		ret = recovered(d, ev);
-		/* A recovery the module did not see itself (its own are SYN/ACKs) must
-		 * reach it, or it would go on failing every SYN to the server. */
-		if (ret >= 0 && d->kmod && ev->cause != UPNOTIFY_CAUSE_SYNACK)
+		/* A recovery the module did not see itself must reach it, or it would go
+		 * on failing every SYN to the server; its own it skips (kmod.c). */
+		if (ret >= 0 && d->kmod)
 			upn_kmod_server_up(d->kmod, ev);
 		return ret;
 	case UPNOTIFY_CMD_SERVER_DOWN_NTF:

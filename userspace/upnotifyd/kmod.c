@@ -11,25 +11,8 @@
 
 #include "daemon.h"
 #include "genl.h"
+#include "limits.h"
 #include "log.h"
-
-/* These belong with the others in limits.h. */
-enum {
-	/* An event is ~200 bytes of skb; 8 MiB holds a burst of some 40000 before the
-	 * first overrun, and every overrun doubles it up to the cap. */
-	KMOD_RCVBUF = 8 << 20,
-	KMOD_RCVBUF_MAX = 64 << 20,
-	/* One read: the module batches events into skbs of at most a few pages. */
-	KMOD_MSGBUF = 65536,
-	/* Reads per dispatch before we return to the loop, to keep it fair. */
-	KMOD_READS_PER_DISPATCH = 64,
-	/* A dump interrupted this often in a row (the table churns) is given up. */
-	KMOD_DUMP_TRIES = 8,
-	/* The module answers at once; a command waiting longer has gone astray. */
-	KMOD_CMD_TIMEOUT_MS = 2000,
-	/* Overruns lose failed accesses for good: say so at most once a minute. */
-	KMOD_LOST_LOG_MS = 60000,
-};
 
 struct upn_kmod {
 	struct upn_daemon *d;
@@ -41,7 +24,7 @@ struct upn_kmod {
 	int64_t lost_logged;
 	struct upn_kmod_stats stats;
 	uint64_t module[UPNOTIFY_STAT_MAX + 1]; /* the last GET_STATS answer */
-	char buf[KMOD_MSGBUF];
+	char buf[UPN_KMOD_MSGBUF];
 };
 
 /* A command on the request socket; 0 or -errno, logged. */
@@ -187,14 +170,14 @@ static int dump_servers(struct upn_kmod *k, struct addr_list *l)
 	char buf[128];
 	int ret = -EINTR;
 
-	for (int i = 0; i < KMOD_DUMP_TRIES && ret == -EINTR; i++) {
+	for (int i = 0; i < UPN_KMOD_DUMP_TRIES && ret == -EINTR; i++) {
 		l->n = 0;
 		ret = command(k, upn_genl_put_get_servers(buf, sizeof(buf), k->fam.id, ++k->seq),
 			      "GET_SERVERS", dump_cb, &ctx);
 	}
 	if (ret == -EINTR) {
 		k->stats.cmd_errors++;
-		upn_warn("kmod: GET_SERVERS: interrupted %d times in a row", KMOD_DUMP_TRIES);
+		upn_warn("kmod: GET_SERVERS: interrupted %d times in a row", UPN_KMOD_DUMP_TRIES);
 	}
 	if (!ret)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_server);
@@ -373,9 +356,10 @@ static void overrun(struct upn_kmod *k)
 	int64_t now = upn_now_mono_ms();
 
 	k->stats.overruns++;
-	if (k->rcvbuf < KMOD_RCVBUF_MAX)
-		set_rcvbuf(k, k->rcvbuf * 2 > KMOD_RCVBUF_MAX ? KMOD_RCVBUF_MAX : k->rcvbuf * 2);
-	if (!k->lost_logged || now - k->lost_logged >= KMOD_LOST_LOG_MS) {
+	if (k->rcvbuf < UPN_KMOD_RCVBUF_MAX)
+		set_rcvbuf(k, k->rcvbuf * 2 > UPN_KMOD_RCVBUF_MAX ? UPN_KMOD_RCVBUF_MAX :
+								    k->rcvbuf * 2);
+	if (!k->lost_logged || now - k->lost_logged >= UPN_KMOD_LOST_LOG_MS) {
 		k->lost_logged = now;
 		upn_warn("kmod: receive buffer overrun (%" PRIu64 " so far): failed accesses "
 			 "were lost; server states are resynced, buffer now %d bytes",
@@ -387,7 +371,7 @@ void upn_kmod_dispatch(struct upn_kmod *k)
 {
 	bool lost = false;
 
-	for (int i = 0; i < KMOD_READS_PER_DISPATCH; i++) {
+	for (int i = 0; i < UPN_KMOD_READS_PER_DISPATCH; i++) {
 		ssize_t len = mnl_socket_recvfrom(k->ev, k->buf, sizeof(k->buf));
 
 		if (len >= 0) {
@@ -424,12 +408,10 @@ void upn_kmod_server_up(struct upn_kmod *k, const struct upn_event *ev)
 }
 
 /* The module reports the SYNs to @server still pending, and marks it down only when
- * there was one, as upn_detect_neigh_failed() does; the events come on the event
- * socket. How many it found is not told: 1 says that the module was asked. */
+ * there was one, as upn_detect_neigh_failed() does. Their events come on the event
+ * socket, and that SERVER_DOWN, not this request, is what gets counted. */
 uint32_t upn_kmod_neigh_failed(struct upn_kmod *k, const struct upn_addr *server)
 {
-	/* The module reports the pending attempts and marks the server down only if there
-	 * was one; that SERVER_DOWN event, not this request, is what gets counted. */
 	if (upn_waitlist_state(&k->d->wl, server) != UPN_SERVER_DOWN)
 		set_server(k, server, UPNOTIFY_STATE_DOWN, UPNOTIFY_CAUSE_NEIGH, NULL, 0);
 	return 0;
@@ -504,7 +486,8 @@ void upn_kmod_stats_json(const struct upn_kmod *k, json_t *c, json_t *g)
 struct upn_kmod *upn_kmod_open(struct upn_daemon *d)
 {
 	struct upn_kmod *k = calloc(1, sizeof(*k));
-	struct timeval tv = { KMOD_CMD_TIMEOUT_MS / 1000, (KMOD_CMD_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = { UPN_KMOD_CMD_TIMEOUT_MS / 1000,
+			      (UPN_KMOD_CMD_TIMEOUT_MS % 1000) * 1000 };
 	char err[512];
 	int ret;
 
@@ -532,7 +515,7 @@ struct upn_kmod *upn_kmod_open(struct upn_daemon *d)
 			strerror(-ret));
 		goto fail;
 	}
-	set_rcvbuf(k, KMOD_RCVBUF);
+	set_rcvbuf(k, UPN_KMOD_RCVBUF);
 	if (push_config(k)) {
 		upn_err("kmod: the module refused the configuration");
 		goto fail;

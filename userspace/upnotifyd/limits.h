@@ -33,6 +33,22 @@ enum upn_limits {
 	/* Socket receive buffer asked for with SO_RCVBUFFORCE. */
 	UPN_NFQ_RCVBUF = 8 << 20,
 
+	/* The kernel module's events (source kmod). An event is ~200 bytes of skb; 8 MiB
+	 * holds a burst of some 40000 before the first overrun, and every overrun doubles
+	 * it up to the cap. */
+	UPN_KMOD_RCVBUF = 8 << 20,
+	UPN_KMOD_RCVBUF_MAX = 64 << 20,
+	/* One read: the module batches events into skbs of at most a few pages. */
+	UPN_KMOD_MSGBUF = 65536,
+	/* Reads per dispatch before we return to the loop, to keep it fair. */
+	UPN_KMOD_READS_PER_DISPATCH = 64,
+	/* A dump interrupted this often in a row (the table churns) is given up. */
+	UPN_KMOD_DUMP_TRIES = 8,
+	/* The module answers at once; a command waiting longer has gone astray. */
+	UPN_KMOD_CMD_TIMEOUT_MS = 2000,
+	/* Overruns lose failed accesses for good: say so at most once a minute. */
+	UPN_KMOD_LOST_LOG_MS = 60000,
+
 	/* Control socket: a request is one JSON line; more is an error, not a read loop. */
 	UPN_CTL_REQUEST_MAX = 1 << 20,
 	UPN_CTL_CLIENTS_MAX = 32,
