@@ -21,7 +21,8 @@ CFLAGS ?= -O2 -g
 include scripts/kernel.env
 KDIR ?= /lib/modules/$(KVER)/build
 
-PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium netsnmp libesmtp-1.0 libssl
+PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium netsnmp libesmtp-1.0 libssl \
+	libmicrohttpd libnftables
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
