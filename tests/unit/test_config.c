@@ -78,6 +78,40 @@ static void chk_defaults(const char *name, const struct upn_config *c)
 	       "%s: code_counts", name);
 }
 
+static void chk_portal_defaults(const char *name, const struct upn_config *c)
+{
+	const struct upn_portal_config *p = &c->portal;
+
+	expect(!p->enable && p->nports == 1 && p->ports[0] == 80, "%s: enable, ports", name);
+	expect(p->mode == UPN_PORTAL_SERVER && !strcmp(p->listen, "[::]:8080") &&
+		       !p->gateway_url[0] && !p->confirm,
+	       "%s: mode, listen, url, confirm", name);
+	expect(p->confirm_ttl_s == 86400 && p->reask_after_s == 30 * 86400, "%s: durations", name);
+	expect(p->client_rate == 5 && p->address_rate == 3 && p->server_max == 10000 &&
+		       p->max_connections == 1024 && p->timeout_s == 10 && p->max_body == 4096,
+	       "%s: limits", name);
+	expect(p->fwmark == 0x75706e && p->route_table == 30570, "%s: mark, table", name);
+}
+
+static void chk_portal(const char *name, const struct upn_config *c)
+{
+	const struct upn_portal_config *p = &c->portal;
+
+	expect(p->enable && p->nports == 2 && p->ports[0] == 80 && p->ports[1] == 8000,
+	       "%s: enable, ports", name);
+	expect(p->mode == UPN_PORTAL_GATEWAY && !strcmp(p->listen, "0.0.0.0:9090"),
+	       "%s: mode, listen", name);
+	/* Trailing slashes go: links are made by appending "/.upnotify/...". */
+	expect(!strcmp(p->gateway_url, "http://192.0.2.1:9090"), "%s: gateway_url '%s'", name,
+	       p->gateway_url);
+	expect(p->confirm && p->confirm_ttl_s == 7200 && p->reask_after_s == 7 * 86400,
+	       "%s: confirm", name);
+	expect(p->client_rate == 2 && p->address_rate == 1 && p->server_max == 50 &&
+		       p->max_connections == 100 && p->timeout_s == 3 && p->max_body == 1024,
+	       "%s: limits", name);
+	expect(p->fwmark == 0x10 && p->route_table == 200, "%s: mark, table", name);
+}
+
 static void chk_full(const char *name, const struct upn_config *c)
 {
 	static const uint8_t v4[] = { 1, 3, 255 }, v6[] = { 4 };
@@ -256,6 +290,37 @@ static const struct config_case {
 	const char *msg; /* substring of the message after the prefix */
 } cases[] = {
 	{ "empty file", "", chk_defaults, 0, NULL },
+	{ "portal defaults", "[portal]\n", chk_portal_defaults, 0, NULL },
+	{ "portal",
+	  "[mail]\nrelay = 127.0.0.1\n[portal]\nenable = yes\nports = 80, 8000, 80\n"
+	  "mode = gateway\nlisten = 0.0.0.0:9090\ngateway_url = http://192.0.2.1:9090//\n"
+	  "confirm = yes\nconfirm_ttl = 2h\nreask_after = 7d\nclient_rate = 2\n"
+	  "address_rate = 1\nserver_max = 50\nmax_connections = 100\ntimeout = 3s\n"
+	  "max_body = 1024\nfwmark = 0x10\nroute_table = 200\n",
+	  chk_portal, 0, NULL },
+	{ "portal: HTTPS port", "[portal]\nports = 80 443\n", NULL, 2, "443 is HTTPS" },
+	{ "portal: bad mode", "[portal]\nmode = proxy\n", NULL, 2,
+	  "mode: expected server or gateway" },
+	{ "portal: https URL", "[portal]\ngateway_url = https://192.0.2.1\n", NULL, 2,
+	  "gateway_url: expected a URL like http://" },
+	{ "portal: URL with a quote", "[portal]\ngateway_url = http://a\"b/\n", NULL, 2,
+	  "gateway_url" },
+	{ "portal: URL with a query", "[portal]\ngateway_url = http://a/?x=1\n", NULL, 2,
+	  "gateway_url" },
+	{ "portal: gateway mode without URL", "[portal]\nenable = yes\nmode = gateway\n", NULL, 0,
+	  "[portal] mode = gateway needs gateway_url" },
+	{ "portal: confirm without relay",
+	  "[portal]\nenable = yes\nconfirm = yes\ngateway_url = http://192.0.2.1\n", NULL, 0,
+	  "confirm = yes needs a [mail] relay" },
+	{ "portal: local route table", "[portal]\nroute_table = 255\n", NULL, 2, "route_table" },
+	{ "portal: zero mark", "[portal]\nfwmark = 0\n", NULL, 2, "fwmark" },
+	{ "portal: body too big", "[portal]\nmax_body = 1000000\n", NULL, 2, "max_body" },
+	{ "portal: short confirm_ttl", "[portal]\nconfirm_ttl = 10ms\n", NULL, 2,
+	  "confirm_ttl: expected a duration from 1s" },
+	{ "portal: unknown key", "[portal]\nenabled = yes\n", NULL, 2,
+	  "unknown key 'enabled' in [portal]" },
+	{ "portal: too many ports", "[portal]\nports = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+	  NULL, 2, "more than 16 ports" },
 	{ "only comments", "; a comment\n# another\n\n   \n", chk_defaults, 0, NULL },
 	{ "empty sections", "[detect]\n[waitlist]\n[store]\n[control]\n[clients]\n", chk_defaults,
 	  0, NULL },

@@ -517,6 +517,113 @@ static int mail_key(struct parse *p, const char *name, const char *v)
 	return fail(p, "unknown key '%s' in [mail]", name);
 }
 
+static int add_portal_port(struct parse *p, const char *tok, void *arg)
+{
+	struct upn_portal_config *pc = arg;
+	uint32_t port;
+
+	if (!parse_u32(p, "ports", tok, 1, 65535, &port))
+		return 0;
+	if (port == 443)
+		return fail(p, "ports: 443 is HTTPS, which the portal cannot answer without the "
+			       "server's certificate");
+	for (size_t i = 0; i < pc->nports; i++)
+		if (pc->ports[i] == port)
+			return 1;
+	if (pc->nports == UPN_PORTAL_PORTS_MAX)
+		return fail(p, "ports: more than %d ports", UPN_PORTAL_PORTS_MAX);
+	pc->ports[pc->nports++] = (uint16_t)port;
+	return 1;
+}
+
+static int parse_url(struct parse *p, const char *name, const char *v, char *out)
+{
+	size_t n = strlen(v);
+
+	/* http only: the portal itself answers plain HTTP. No query or fragment, and no
+	 * character that would need escaping in a link or a header. */
+	if (strncmp(v, "http://", 7) || n <= 7 || n > UPN_URL_MAX ||
+	    strcspn(v, "?#\"<>'` \t\r\n") != n)
+		return fail(p, "%s: expected a URL like http://192.0.2.1:8080, got '%s'", name, v);
+	while (n > 7 && v[n - 1] == '/')
+		n--;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 1;
+}
+
+static int portal_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_portal_config *pc = &p->cfg->portal;
+
+	if (!strcmp(name, "enable"))
+		return parse_bool(p, name, v, &pc->enable);
+	if (!strcmp(name, "ports")) {
+		pc->nports = 0;
+		return each_item(p, v, add_portal_port, pc);
+	}
+	if (!strcmp(name, "mode")) {
+		if (!strcmp(v, "server"))
+			pc->mode = UPN_PORTAL_SERVER;
+		else if (!strcmp(v, "gateway"))
+			pc->mode = UPN_PORTAL_GATEWAY;
+		else
+			return fail(p, "mode: expected server or gateway, got '%s'", v);
+		return 1;
+	}
+	if (!strcmp(name, "listen"))
+		return parse_str(p, name, v, pc->listen, sizeof(pc->listen));
+	if (!strcmp(name, "gateway_url"))
+		return parse_url(p, name, v, pc->gateway_url);
+	if (!strcmp(name, "confirm"))
+		return parse_bool(p, name, v, &pc->confirm);
+	if (!strcmp(name, "confirm_ttl") || !strcmp(name, "reask_after")) {
+		uint64_t ms;
+
+		if (upn_duration_parse(v, &ms) || ms < 1000 || ms > 366ull * 86400000)
+			return fail(p, "%s: expected a duration from 1s to 366d, got '%s'", name,
+				    v);
+		*(name[0] == 'c' ? &pc->confirm_ttl_s : &pc->reask_after_s) = (uint32_t)(ms / 1000);
+		return 1;
+	}
+	if (!strcmp(name, "templates"))
+		return parse_path(p, name, v, pc->templates, sizeof(pc->templates));
+	if (!strcmp(name, "client_rate"))
+		return parse_u32(p, name, v, 1, 1000000, &pc->client_rate);
+	if (!strcmp(name, "address_rate"))
+		return parse_u32(p, name, v, 1, 1000000, &pc->address_rate);
+	if (!strcmp(name, "server_max"))
+		return parse_u32(p, name, v, 1, UPN_WAITLIST_TOTAL_LIMIT, &pc->server_max);
+	if (!strcmp(name, "max_connections"))
+		return parse_u32(p, name, v, 1, 65536, &pc->max_connections);
+	if (!strcmp(name, "timeout")) {
+		uint32_t ms = 0;
+
+		if (!parse_ms(p, name, v, 1000, 3600000, &ms))
+			return 0;
+		pc->timeout_s = ms / 1000;
+		return 1;
+	}
+	if (!strcmp(name, "max_body"))
+		return parse_u32(p, name, v, 256, UPN_PORTAL_BODY_LIMIT, &pc->max_body);
+	if (!strcmp(name, "fwmark") || !strcmp(name, "route_table")) {
+		unsigned long long n;
+		char *end;
+
+		errno = 0;
+		n = strtoull(v, &end, 0);
+		if (!*v || *end || errno || n == 0 || n > 0xffffffffull ||
+		    (name[0] == 'r' && n >= 253 && n <= 255))
+			return fail(p,
+				    "%s: expected a number from 1 to 4294967295 (not a "
+				    "main, default or local table), got '%s'",
+				    name, v);
+		*(name[0] == 'f' ? &pc->fwmark : &pc->route_table) = (uint32_t)n;
+		return 1;
+	}
+	return fail(p, "unknown key '%s' in [portal]", name);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *v)
 {
 	struct parse *p = user;
@@ -573,7 +680,24 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!strcmp(section, "clients"))
 		return client_key(p, name, v);
+	if (!strcmp(section, "portal"))
+		return portal_key(p, name, v);
 	return fail(p, "unknown section [%s]", section);
+}
+
+const char *upn_config_portal_error(const struct upn_config *c)
+{
+	const struct upn_portal_config *pc = &c->portal;
+
+	if (!pc->enable)
+		return NULL;
+	if (pc->mode == UPN_PORTAL_GATEWAY && !pc->gateway_url[0])
+		return "mode = gateway needs gateway_url: the form posts there";
+	if (pc->confirm && !pc->gateway_url[0])
+		return "confirm = yes needs gateway_url: the confirmation link points there";
+	if (pc->confirm && !c->mail.nrelays)
+		return "confirm = yes needs a [mail] relay to send the confirmation mail";
+	return NULL;
 }
 
 void upn_config_defaults(struct upn_config *c)
@@ -611,6 +735,19 @@ void upn_config_defaults(struct upn_config *c)
 	c->mail.relay_retry_ms = 60000;
 	strcpy(c->ctl_socket, "/run/upnotify/upnotifyd.sock");
 	c->ctl_mode = 0600;
+	c->portal.ports[0] = 80;
+	c->portal.nports = 1;
+	strcpy(c->portal.listen, "[::]:8080");
+	c->portal.confirm_ttl_s = 86400;
+	c->portal.reask_after_s = 30 * 86400;
+	c->portal.client_rate = UPN_PORTAL_CLIENT_RATE_DEFAULT;
+	c->portal.address_rate = UPN_PORTAL_ADDRESS_RATE_DEFAULT;
+	c->portal.server_max = UPN_PORTAL_SERVER_MAX_DEFAULT;
+	c->portal.max_connections = UPN_PORTAL_CONNECTIONS_DEFAULT;
+	c->portal.timeout_s = UPN_PORTAL_TIMEOUT_DEFAULT_S;
+	c->portal.max_body = UPN_PORTAL_BODY_DEFAULT;
+	c->portal.fwmark = 0x75706e;
+	c->portal.route_table = 30570;
 }
 
 void upn_config_free(struct upn_config *c)
@@ -652,10 +789,13 @@ int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t 
 					  upn_config_mode_error(cfg->source, cfg->mode) :
 					  NULL;
 
-		if (!why)
+		if (why)
+			snprintf(err, errlen, "%s: [detect] mode = %s with source = nfqueue %s",
+				 path, upn_mode_name(cfg->mode), why);
+		else if ((why = upn_config_portal_error(cfg)))
+			snprintf(err, errlen, "%s: [portal] %s", path, why);
+		else
 			return 0;
-		snprintf(err, errlen, "%s: [detect] mode = %s with source = nfqueue %s", path,
-			 upn_mode_name(cfg->mode), why);
 		upn_config_free(cfg);
 		return -EINVAL;
 	}

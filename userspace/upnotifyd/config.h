@@ -67,6 +67,37 @@ struct upn_mail_config {
 	uint32_t retry_max_ms;	      /* backoff cap */
 	uint32_t give_up_ms;	      /* a message still failing after this is failed */
 	uint32_t relay_retry_ms;      /* a dead relay is tried again after this */
+	/* Filled in from [portal] by the daemon, not read from [mail]: the base of the
+	 * unsubscribe and confirmation links ("" without a portal: no List-Unsubscribe)
+	 * and the key that signs their tokens (the store's secret "portal"). */
+	char link_base[UPN_URL_MAX + 1];
+	unsigned char link_key[32];
+};
+
+enum upn_portal_mode {
+	UPN_PORTAL_SERVER,  /* the form posts back to the dead server's address (embodiment 5) */
+	UPN_PORTAL_GATEWAY, /* the form posts to gateway_url (embodiment 4) */
+};
+
+/* The inquiry portal (upnotify.conf(5), [portal]). */
+struct upn_portal_config {
+	bool enable;
+	uint16_t ports[UPN_PORTAL_PORTS_MAX]; /* intercepted server ports */
+	size_t nports;
+	enum upn_portal_mode mode;
+	char listen[128];		   /* "ADDR:PORT" or "[ADDR]:PORT" */
+	char gateway_url[UPN_URL_MAX + 1]; /* "" : no gateway mode, no mail links */
+	bool confirm;			   /* double opt-in */
+	uint32_t confirm_ttl_s;
+	uint32_t reask_after_s;
+	char templates[PATH_MAX]; /* "" : the built-in pages */
+	uint32_t client_rate;	  /* registrations per client address per hour */
+	uint32_t address_rate;	  /* per mail address per hour */
+	uint32_t server_max;	  /* registrations per server and outage */
+	uint32_t max_connections;
+	uint32_t timeout_s; /* per connection */
+	uint32_t max_body;  /* bytes */
+	uint32_t fwmark, route_table;
 };
 
 struct upn_config {
@@ -111,6 +142,8 @@ struct upn_config {
 	size_t nclients;
 	/* [mail] */
 	struct upn_mail_config mail;
+	/* [portal] */
+	struct upn_portal_config portal;
 };
 
 /* Defaults, then @path on top. On error returns -EINVAL with "path:line: message" (or
@@ -128,6 +161,9 @@ const char *upn_source_name(enum upn_source s);
 const char *upn_mode_name(enum upnotify_mode m);
 /* Can @source watch the traffic @mode asks for? NULL, or why not. */
 const char *upn_config_mode_error(enum upn_source source, enum upnotify_mode mode);
+
+/* Does the [portal] section hang together? NULL, or why not. */
+const char *upn_config_portal_error(const struct upn_config *c);
 
 /* Shared with the control socket: is this a mail address we are willing to use? */
 bool upn_mail_valid(const char *mail);

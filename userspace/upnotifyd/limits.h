@@ -25,6 +25,24 @@ enum upn_limits {
 	/* RFC 5321 caps a path at 256 octets including the brackets. */
 	UPN_MAIL_MAX = 254,
 
+	/* The portal's gateway_url, the base of every link in its mails and pages: an
+	 * address, a port and a short path, with room to spare. */
+	UPN_URL_MAX = 200,
+
+	/* The portal: server ports it intercepts; the defaults of its abuse limits. A
+	 * person registers once or twice; a script trying addresses hits these at once. */
+	UPN_PORTAL_PORTS_MAX = 16,
+	UPN_PORTAL_CLIENT_RATE_DEFAULT = 5,    /* registrations per client per hour */
+	UPN_PORTAL_ADDRESS_RATE_DEFAULT = 3,   /* per mail address per hour */
+	UPN_PORTAL_SERVER_MAX_DEFAULT = 10000, /* registrations per server and outage */
+	UPN_PORTAL_CONNECTIONS_DEFAULT = 1024,
+	UPN_PORTAL_TIMEOUT_DEFAULT_S = 10, /* a whole request; slowloris gets no more */
+	UPN_PORTAL_BODY_DEFAULT = 4096,	   /* a form with one address is ~300 bytes */
+	UPN_PORTAL_BODY_LIMIT = 65536,
+	/* Rate-limit buckets (clients and addresses) held at once; beyond, the oldest idle
+	 * one is forgotten, so a flood of spoofed sources cannot grow memory. */
+	UPN_PORTAL_BUCKETS = 65536,
+
 	/* Bytes copied per queued packet: an IPv6 header with a few extension headers,
 	 * ICMPv6, the inner IPv6 header and 8 bytes of TCP fit; bulk payload never does. */
 	UPN_NFQ_COPY_RANGE = 256,
