@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Copyright (C) 2026 The upnotify authors. */
-/* The recovery mail's text: figure 8's content, templates, and header injection. */
+/* The mails' text: figure 8's content, the confirmation mail, unsubscribe links,
+ * templates, and header injection. */
 #include <errno.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 
 #include "mailer.h"
 #include "mailtext.h"
+#include "token.h"
 
 /* 2023-11-14T22:13:20Z, in Tokyo 2023-11-15T07:13:20+09:00. */
 #define RECOVERED 1700000000
@@ -195,6 +197,17 @@ static void test_injection_refused(void **state)
 		{ offsetof(struct upn_mail_fields, message_id), "a>\r\nX: <b", "message_id" },
 		{ offsetof(struct upn_mail_fields, message_id), "a>b", "message_id" },
 		{ offsetof(struct upn_mail_fields, message_id), "a\tb", "message_id" },
+		{ offsetof(struct upn_mail_fields, link), "http://x/\r\nBcc: a@b", "link" },
+		{ offsetof(struct upn_mail_fields, link), "http://x/ y", "link" },
+		{ offsetof(struct upn_mail_fields, link), "http://x/\xc3\xa4", "link" },
+		{ offsetof(struct upn_mail_fields, link), "http://x/>", "link" },
+		{ offsetof(struct upn_mail_fields, unsubscribe), "http://x/\r\nBcc: a@b",
+		  "unsubscribe" },
+		{ offsetof(struct upn_mail_fields, unsubscribe), "http://x/\n", "unsubscribe" },
+		{ offsetof(struct upn_mail_fields, unsubscribe), "http://x/>, <mailto:a@b",
+		  "unsubscribe" },
+		{ offsetof(struct upn_mail_fields, unsubscribe), "http://x/ y", "unsubscribe" },
+		{ offsetof(struct upn_mail_fields, unsubscribe), "http://x/\x7f", "unsubscribe" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -216,6 +229,10 @@ static void test_injection_refused(void **state)
 		assert_string_equal(upn_mail_fields_check(&f), "message_id");
 		f = fields();
 		f.client = NULL;
+		assert_null(upn_mail_fields_check(&f));
+		/* Links are optional. */
+		f.link = NULL;
+		f.unsubscribe = "";
 		assert_null(upn_mail_fields_check(&f));
 	}
 }
@@ -280,6 +297,17 @@ static void test_template_check(void **state)
 		  "line 2: not a header (\"Name: value\")" },
 		{ "Subject: x", "line 1: no empty line between the headers and the body" },
 		{ "", "line 1: no empty line between the headers and the body" },
+		{ "Subject: x\n\nstop: {unsubscribe}\n", NULL },
+		{ "X-Stop: {unsubscribe}\n\n", NULL },
+		{ "Subject: x\nList-Unsubscribe: <http://x/>\n\n",
+		  "line 2: the mailer writes List-Unsubscribe itself" },
+		{ "list-unsubscribe-post: List-Unsubscribe=One-Click\n\n",
+		  "line 1: the mailer writes List-Unsubscribe-Post itself" },
+		{ "Subject: x\n\nclick {link}\n",
+		  "line 3: {link} is only for the confirmation mail, not in a recovery mail" },
+		{ "Subject: until {expires}\n\n",
+		  "line 1: {expires} is only for the confirmation mail, not in a recovery mail" },
+		{ "Subject: x\n\n{{link} is fine\n", NULL },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -293,8 +321,8 @@ static void test_template_check(void **state)
 		check(ret == -EINVAL, "case %zu: accepted", i);
 		check(!strcmp(err, cases[i].err), "case %zu: '%s'", i, err);
 		/* What the check refuses, rendering refuses as well (unknown
-		 * placeholders aside: those render as they are). */
-		if (!strstr(cases[i].err, "placeholder")) {
+		 * placeholders and confirmation-only ones aside: those render). */
+		if (!strstr(cases[i].err, "placeholder") && !strstr(cases[i].err, "confirmation")) {
 			struct upn_mail_fields f = fields();
 
 			check(!upn_mail_render(cases[i].tmpl, &f), "case %zu rendered", i);
@@ -420,24 +448,182 @@ static void test_message_id(void **state)
 	struct upn_mail_fields f = fields();
 	regex_t re;
 
-	upn_mail_message_id("192.0.2.1", "198.51.100.7", 1700000000, "n@gw.example.org", a);
-	upn_mail_message_id("192.0.2.1", "198.51.100.7", 1700000000, "n@gw.example.org", b);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.1", "198.51.100.7", 1700000000,
+			    "n@gw.example.org", a);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.1", "198.51.100.7", 1700000000,
+			    "n@gw.example.org", b);
 	assert_string_equal(a, b);
 	assert_int_equal(regcomp(&re, "^upn-[0-9a-f]{32}@gw\\.example\\.org$", REG_EXTENDED), 0);
 	assert_int_equal(regexec(&re, a, 0, NULL, 0), 0);
 	regfree(&re);
-	upn_mail_message_id("192.0.2.1", "198.51.100.7", 1700000001, "n@gw.example.org", c);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.1", "198.51.100.7", 1700000001,
+			    "n@gw.example.org", c);
 	assert_string_not_equal(a, c);
-	upn_mail_message_id("192.0.2.1", "198.51.100.70", 1700000000, "n@gw.example.org", c);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.1", "198.51.100.70", 1700000000,
+			    "n@gw.example.org", c);
 	assert_string_not_equal(a, c);
 	/* The separator keeps ("1.2.3.4", "5...") and ("1.2.3.45", "...") apart. */
-	upn_mail_message_id("192.0.2.11", "98.51.100.7", 1700000000, "n@gw.example.org", c);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.11", "98.51.100.7", 1700000000,
+			    "n@gw.example.org", c);
 	assert_string_not_equal(a, c);
-	upn_mail_message_id("192.0.2.1", "198.51.100.7", 1700000000, "nodomain", c);
+	upn_mail_message_id(UPN_MAIL_RECOVERY, "192.0.2.1", "198.51.100.7", 1700000000, "nodomain",
+			    c);
 	assert_non_null(strstr(c, "@localhost"));
+	/* A confirmation never shares its Message-ID with a recovery mail. */
+	upn_mail_message_id(UPN_MAIL_CONFIRM, "192.0.2.1", "198.51.100.7", 1700000000,
+			    "n@gw.example.org", c);
+	assert_string_not_equal(a, c);
+	assert_true(!strncmp(c, "upn-", 4) && strstr(c, "@gw.example.org"));
+	/* A recovery mail's is what it was before there were kinds: a mail re-sent
+	 * after an upgrade keeps its Message-ID. */
+	{
+		unsigned char h[16];
+		char hex[33], want[UPN_MAIL_MAX + 1];
+		crypto_generichash_state st;
+
+		crypto_generichash_init(&st, NULL, 0, sizeof(h));
+		crypto_generichash_update(&st, (const unsigned char *)"192.0.2.1", 10);
+		crypto_generichash_update(&st, (const unsigned char *)"198.51.100.7", 13);
+		crypto_generichash_update(&st, (const unsigned char *)"1700000000", 10);
+		crypto_generichash_final(&st, h, sizeof(h));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(want, sizeof(want), "upn-%s@gw.example.org", hex);
+		assert_string_equal(a, want);
+	}
 	/* It renders. */
 	f.message_id = a;
 	free(upn_mail_render(NULL, &f));
+}
+
+#define UNSUB "http://10.0.1.1:8080/.upnotify/unsubscribe?t=u.YUBiLmM.MAC"
+#define LINK "http://10.0.1.1:8080/.upnotify/confirm?t=k.AAAA.MAC"
+
+static void test_unsubscribe(void **state)
+{
+	struct upn_mail_fields f = fields();
+	char *with, *without, *v, *h, *stripped;
+	const char *p;
+
+	without = upn_mail_render(NULL, &f);
+	assert_non_null(without);
+	f.unsubscribe = UNSUB;
+	with = upn_mail_render(NULL, &f);
+	assert_non_null(with);
+	assert_crlf_only(with);
+
+	/* RFC 8058: both headers, the link in angle brackets, on one line each. */
+	v = header(with, "List-Unsubscribe");
+	assert_string_equal(v, "<" UNSUB ">");
+	free(v);
+	v = header(with, "List-Unsubscribe-Post");
+	assert_string_equal(v, "List-Unsubscribe=One-Click");
+	free(v);
+	h = headers_of(with);
+	assert_non_null(strstr(h, "\r\nList-Unsubscribe: <" UNSUB ">\r\n"
+				  "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+	free(h);
+	assert_non_null(strstr(body_of(with), "\r\nTo stop these notices: " UNSUB "\r\n"));
+
+	/* Without a link: no header, and the line is left out, line end and all. */
+	h = headers_of(without);
+	assert_null(strstr(h, "List-Unsubscribe"));
+	free(h);
+	assert_null(strstr(body_of(without), "To stop"));
+	p = "there is no need to reply.\r\n";
+	assert_string_equal(body_of(without) + strlen(body_of(without)) - strlen(p), p);
+	/* Otherwise the same body. */
+	p = strstr(body_of(with), "To stop these notices: ");
+	assert_non_null(p);
+	stripped = strndup(body_of(with), (size_t)(p - body_of(with)));
+	assert_string_equal(stripped, body_of(without));
+	free(stripped);
+	free(with);
+	free(without);
+
+	/* In a template of one's own: in a header, and on lines with other text. */
+	f.unsubscribe = NULL;
+	with = upn_mail_render("Subject: x\nX-Stop: [{unsubscribe}]\n\na\nstop: {unsubscribe}"
+			       " now\r\nb {{unsubscribe}\nc\n{unsubscribe}",
+			       &f);
+	assert_non_null(with);
+	assert_crlf_only(with);
+	v = header(with, "X-Stop");
+	assert_string_equal(v, "[]");
+	free(v);
+	assert_string_equal(body_of(with), "a\r\nb {unsubscribe}\r\nc\r\n");
+	free(with);
+	f.unsubscribe = UNSUB;
+	with = upn_mail_render("Subject: x\n\na\nstop: {unsubscribe} now\r\nb\n", &f);
+	assert_string_equal(body_of(with), "a\r\nstop: " UNSUB " now\r\nb\r\n");
+	free(with);
+
+	/* The longest link is never folded, and stays within RFC 5322's 998. */
+	{
+		char url[UPN_TOKEN_URL_MAX + 1];
+
+		memset(url, 'a', sizeof(url) - 1);
+		memcpy(url, "http://", 7);
+		url[sizeof(url) - 1] = '\0';
+		f.unsubscribe = url;
+		with = upn_mail_render(NULL, &f);
+		assert_non_null(with);
+		v = header(with, "List-Unsubscribe");
+		assert_int_equal(strlen(v), strlen(url) + 2);
+		free(v);
+		for (const char *line = with; *line;) {
+			const char *eol = strstr(line, "\r\n");
+
+			assert_true(eol - line <= 998);
+			line = eol + 2;
+		}
+		free(with);
+	}
+}
+
+static void test_confirm_mail(void **state)
+{
+	struct upn_mail_fields f = fields();
+	char *m, *v, *h, err[256] = "";
+	const char *body;
+
+	f.link = LINK;
+	f.expires = RECOVERED + 86400;
+	m = upn_mail_render(upn_mail_confirm_template, &f);
+	assert_non_null(m);
+	assert_crlf_only(m);
+	v = header(m, "Subject");
+	assert_string_equal(v,
+			    "Confirm: tell you when aaa.bbbb.cccc.co.jp (172.27.178.80) is back");
+	free(v);
+	v = header(m, "Message-ID");
+	assert_string_equal(v, "<upn-1234@gw.example.org>");
+	free(v);
+	h = headers_of(m);
+	assert_null(strstr(h, "List-Unsubscribe"));
+	free(h);
+	body = body_of(m);
+	assert_non_null(strstr(body, "Someone at 172.27.179.151 asked to be told at this address,"
+				     " sato@xxx.yyy.co.jp,\r\n"));
+	assert_non_null(
+		strstr(body, "when the server aaa.bbbb.cccc.co.jp (172.27.178.80) recovers"));
+	/* The link on a line of its own, so that mail readers make it clickable. */
+	assert_non_null(strstr(body, "\r\n" LINK "\r\n"));
+	assert_non_null(strstr(body, "The link expires at 2023-11-16T07:13:20+09:00.\r\n"));
+	assert_non_null(strstr(body, "If it wasn't you, ignore this mail: nothing will be sent"));
+	free(m);
+
+	/* A template file may not use the confirmation's placeholders, yet the
+	 * built-in confirmation renders with every check but that one. */
+	assert_int_equal(upn_mail_template_check(upn_mail_confirm_template, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "only for the confirmation mail"));
+	assert_int_equal(upn_mail_template_check(upn_mail_default_template, err, sizeof(err)), 0);
+
+	/* Injection through the new values is refused like any other. */
+	f.link = "http://x/\r\nBcc: victim@example.org";
+	errno = 0;
+	assert_null(upn_mail_render(upn_mail_confirm_template, &f));
+	assert_int_equal(errno, EINVAL);
 }
 
 static void test_template_load(void **state)
@@ -505,6 +691,8 @@ int main(void)
 		cmocka_unit_test(test_folding),
 		cmocka_unit_test(test_body_line_ends),
 		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_unsubscribe),
+		cmocka_unit_test(test_confirm_mail),
 		cmocka_unit_test(test_template_load),
 	};
 

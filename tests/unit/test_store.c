@@ -25,6 +25,8 @@
 #include "testlib.h"
 
 #include "event.h"
+#include "mailer.h"
+#include "outbox.h"
 #include "store.h"
 
 struct fixture {
@@ -365,21 +367,29 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(stats.commits, 0);
 	upn_store_close(st);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
 	assert_int_equal(raw_int(f->path,
 				 "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-				 " AND name IN ('servers', 'waitlist', 'clients', 'outbox')"),
-			 4);
+				 " AND name IN ('servers', 'waitlist', 'clients', 'outbox',"
+				 " 'suppressed', 'secrets')"),
+			 6);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_table_info('outbox')"
+					  " WHERE name = 'kind'"),
+			 1);
+	/* No URL is stored: the mailer makes the links. */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_table_info('outbox')"
+					  " WHERE name = 'link'"),
+			 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
 					  " AND name = 'outbox_due'"),
 			 1);
 	/* Opening again must not re-run the migration. */
 	st = open_ok(f->path);
 	upn_store_close(st);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 }
 
 static void test_reopen_keeps_data(void **state)
@@ -423,7 +433,7 @@ static void test_newer_version_refused(void **state)
 
 	raw_exec_path(f->path, "CREATE TABLE x (y); PRAGMA user_version = 99");
 	assert_null(upn_store_open(f->path, err, sizeof(err)));
-	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (2)");
+	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (3)");
 	/* Untouched: not even switched to WAL. */
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
@@ -1056,8 +1066,8 @@ static void test_migrate_v1(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
-	/* The old rows survive the step, and the new table works. */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	/* The old rows survive the steps, and the new tables work. */
 	assert_int_equal(load(st, &l), 0);
 	assert_int_equal(l.ns, 1);
 	assert_int_equal(l.ne, 1);
@@ -1153,6 +1163,406 @@ static void test_put_mail_writer(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 1);
 }
 
+/* ---- the portal's additions (schema version 3) ---- */
+
+/* Migration 2 as it stands in store.c, word for word. */
+static const char v2_step[] = "CREATE TABLE outbox ("
+			      "	id INTEGER PRIMARY KEY,"
+			      "	recipient TEXT NOT NULL,"
+			      "	server TEXT NOT NULL,"
+			      "	client TEXT NOT NULL,"
+			      "	outage INTEGER NOT NULL,"
+			      "	recovered INTEGER NOT NULL,"
+			      "	cause TEXT NOT NULL,"
+			      "	port INTEGER NOT NULL,"
+			      "	proto INTEGER NOT NULL,"
+			      "	first INTEGER NOT NULL,"
+			      "	last INTEGER NOT NULL,"
+			      "	attempts INTEGER NOT NULL,"
+			      "	state TEXT NOT NULL DEFAULT 'queued'"
+			      "		CHECK (state IN ('queued', 'sent', 'failed')),"
+			      "	tries INTEGER NOT NULL DEFAULT 0,"
+			      "	next_try INTEGER NOT NULL,"
+			      "	held INTEGER NOT NULL DEFAULT 0,"
+			      "	last_error TEXT,"
+			      "	relay TEXT,"
+			      "	created INTEGER NOT NULL,"
+			      "	sent_at INTEGER,"
+			      "	message_id TEXT,"
+			      "	UNIQUE (server, client, outage)"
+			      ");"
+			      "CREATE INDEX outbox_due ON outbox (state, next_try);"
+			      "PRAGMA user_version = 2;";
+
+/* As the portal queues one: the link expires a day after the form was taken. */
+static struct upn_store_op put_confirm(const char *srv, const char *cli, int64_t issued,
+				       const char *to)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_MAIL };
+
+	op.mail.kind = UPN_MAIL_CONFIRM;
+	op.mail.server = addr(srv);
+	op.mail.client = addr(cli);
+	op.mail.outage = issued;
+	op.mail.last = issued + 86400;
+	snprintf(op.mail.recipient, sizeof(op.mail.recipient), "%s", to);
+	return op;
+}
+
+static struct upn_store_op suppress(int kind, const char *mail, int64_t since)
+{
+	struct upn_store_op op = { .kind = (uint8_t)kind };
+
+	snprintf(op.suppress.mail, sizeof(op.suppress.mail), "%s", mail);
+	op.suppress.since = since;
+	return op;
+}
+
+static void test_migrate_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op more[] = {
+		put_mail("192.0.2.10", "198.51.100.9", 100, "c@example.org"),
+		put_confirm("192.0.2.10", "198.51.100.7", 300, "a@example.org"),
+	};
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	sqlite3 *db = raw_open(f->path);
+	char *t;
+
+	raw_exec(db, "PRAGMA journal_mode = WAL");
+	raw_exec(db, v1_schema);
+	raw_exec(db, v2_step);
+	raw_exec(db, "INSERT INTO servers VALUES ('192.0.2.10', 'down', 'syn-timeout', 5);"
+		     "INSERT INTO clients VALUES ('198.51.100.0/24', 'a@example.org', 7);"
+		     "INSERT INTO outbox (recipient, server, client, outage, recovered, cause,"
+		     " port, proto, first, last, attempts, next_try, created) VALUES"
+		     " ('a@example.org', '192.0.2.10', '198.51.100.7', 100, 700, 'syn-ack', 443,"
+		     " 6, 105, 150, 4, 10, 10),"
+		     " ('b@example.org', '192.0.2.10', '198.51.100.8', 100, 700, 'syn-ack', 443,"
+		     " 6, 105, 150, 4, 10, 10);"
+		     "UPDATE outbox SET state = 'sent', sent_at = 11, message_id = 'upn-1@x'"
+		     " WHERE id = 1;");
+	sqlite3_close(db);
+
+	st = open_ok(f->path);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	/* The mails queued and sent before the upgrade are recovery mails and keep
+	 * everything else. */
+	t = raw_text(f->path, "SELECT group_concat(id || ' ' || recipient || ' ' || state || ' '"
+			      " || kind || ' ' || last || ' ' || ifnull(message_id, '-'), ', ')"
+			      " FROM outbox");
+	assert_string_equal(t, "1 a@example.org sent recovery 150 upn-1@x,"
+			       " 2 b@example.org queued recovery 150 -");
+	free(t);
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.nc, 1);
+	loaded_free(&l);
+	/* The new columns and tables take writes. */
+	apply_ok(st, more, 2);
+	{
+		struct upn_store_op s = suppress(UPN_STORE_PUT_SUPPRESS, "b@example.org", 20);
+
+		apply_ok(st, &s, 1);
+	}
+	unsigned char k[32];
+
+	assert_int_equal(upn_store_secret(st, "portal", k, sizeof(k)), 0);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE kind = 'confirm'"
+					  " AND outage = 300 AND last = 300 + 86400"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_table_info('outbox')"
+					  " WHERE name = 'link'"),
+			 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM suppressed"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets"), 1);
+	/* An operator's insert without the new columns gets the defaults. */
+	raw_exec_path(f->path, "INSERT INTO outbox (recipient, server, client, outage, recovered,"
+			       " cause, port, proto, first, last, attempts, next_try, created)"
+			       " VALUES ('d@x', '192.0.2.1', '198.51.100.1', 1, 2, 'trap', 0, 0, 0,"
+			       " 0, 0, 0, 0)");
+	t = raw_text(f->path, "SELECT kind FROM outbox WHERE recipient = 'd@x'");
+	assert_string_equal(t, "recovery");
+	free(t);
+	/* The CHECK holds for the new column. */
+	{
+		sqlite3 *d = raw_open(f->path);
+
+		assert_int_not_equal(sqlite3_exec(d, "UPDATE outbox SET kind = 'spam'", NULL, NULL,
+						  NULL),
+				     SQLITE_OK);
+		sqlite3_close(d);
+	}
+}
+
+static void test_put_mail_confirm(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_confirm("192.0.2.10", "198.51.100.7", 1000, "a@example.org"),
+		/* A recovery mail with the same outage time, to another client. */
+		put_mail("192.0.2.10", "198.51.100.8", 1000, "a@example.org"),
+		put_confirm("2001:db8::10", "2001:db8:1::7", 1000, "b@example.org"),
+	};
+	/* The same form sent again in the same second: one mail. */
+	struct upn_store_op again =
+		put_confirm("192.0.2.10", "198.51.100.7", 1000, "z@example.org");
+	struct upn_store_op bad;
+	struct upn_store *st;
+	char *t;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, 3);
+	apply_ok(st, &again, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 3);
+	t = raw_text(f->path, "SELECT recipient || ' ' || kind || ' ' || outage || ' ' || recovered"
+			      " || ' ' || state FROM outbox WHERE id = 1");
+	assert_string_equal(t, "a@example.org confirm 1000 0 queued");
+	free(t);
+	/* The link's expiry, in last. */
+	assert_int_equal(raw_int(f->path, "SELECT last FROM outbox WHERE id = 1"), 1000 + 86400);
+	assert_int_equal(raw_int(f->path, "SELECT last FROM outbox WHERE id = 3"), 1000 + 86400);
+
+	/* Refused before anything is written. */
+	bad = ops[0];
+	bad.mail.outage = 2000;
+	bad.mail.last = 2000; /* a confirm link must expire after it was asked for */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad.mail.last = 0;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.mail.outage = 2000;
+	bad.mail.kind = 2;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	/* With a good op in the same batch: the whole batch is refused. */
+	{
+		struct upn_store_op two[] = {
+			put_confirm("192.0.2.10", "198.51.100.7", 3000, "c@example.org"),
+			put_confirm("192.0.2.10", "198.51.100.7", 3001, "c@example.org"),
+		};
+
+		two[1].mail.last = two[1].mail.outage;
+		assert_int_equal(upn_store_apply(st, two, 2), -EINVAL);
+	}
+	/* A recovery mail is not held to it: last is its client's last attempt. */
+	bad = ops[1];
+	bad.mail.outage = 2000;
+	bad.mail.last = 0;
+	apply_ok(st, &bad, 1);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE outage >= 2000"
+					  " AND kind = 'confirm'"),
+			 0);
+}
+
+struct supp_list {
+	struct upn_store_suppress s[8];
+	size_t n;
+	size_t abort_at;
+};
+
+static int on_suppressed(void *ctx, const struct upn_store_suppress *s)
+{
+	struct supp_list *l = ctx;
+
+	assert_true(l->n < 8);
+	l->s[l->n++] = *s;
+	return l->abort_at && l->n == l->abort_at ? -ECANCELED : 0;
+}
+
+static void test_suppress(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		suppress(UPN_STORE_PUT_SUPPRESS, "b@example.org", 10),
+		suppress(UPN_STORE_PUT_SUPPRESS, "a@example.org", 20),
+		suppress(UPN_STORE_PUT_SUPPRESS, "c@example.org", 30),
+		suppress(UPN_STORE_PUT_SUPPRESS, "B@Example.ORG", 40), /* the same, later */
+		suppress(UPN_STORE_DEL_SUPPRESS, "C@EXAMPLE.ORG", 0),
+		suppress(UPN_STORE_DEL_SUPPRESS, "nobody@example.org", 0),
+	};
+	struct upn_store_op bad = suppress(UPN_STORE_PUT_SUPPRESS, "", 1);
+	struct upn_store_stats stats;
+	struct supp_list l = { 0 };
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, ARRAY_SIZE(ops));
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = suppress(UPN_STORE_DEL_SUPPRESS, "a@b\r\nx", 1);
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM suppressed"), 2);
+	/* Case-insensitive: the first spelling stays, the time is the latest. */
+	assert_int_equal(
+		raw_int(f->path, "SELECT since FROM suppressed WHERE mail = 'b@example.org'"), 40);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM suppressed"
+					  " WHERE mail = 'A@EXAMPLE.org'"),
+			 1);
+
+	/* Loading, in mail order, skipping what the store could not have written. */
+	raw_exec_path(f->path, "INSERT INTO suppressed VALUES ('', 1);"
+			       "INSERT INTO suppressed VALUES ('x@y' || char(10), 1);"
+			       "INSERT INTO suppressed VALUES ('t@y', 'yesterday');"
+			       "INSERT INTO suppressed VALUES ('d@example.org', 50);");
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_load_suppressed(st, on_suppressed, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.s[0].mail, "a@example.org");
+	assert_int_equal(l.s[0].since, 20);
+	assert_string_equal(l.s[1].mail, "b@example.org");
+	assert_string_equal(l.s[2].mail, "d@example.org");
+	upn_store_get_stats(st, &stats);
+	assert_int_equal(stats.load_skipped, 3);
+	memset(&l, 0, sizeof(l));
+	l.abort_at = 2;
+	assert_int_equal(upn_store_load_suppressed(st, on_suppressed, &l), -ECANCELED);
+	assert_int_equal(l.n, 2);
+	/* Through the writer, and not loadable once it runs. */
+	{
+		struct upn_store_op del = suppress(UPN_STORE_DEL_SUPPRESS, "d@example.org", 0);
+		int efd = upn_store_start(st);
+
+		assert_true(efd >= 0);
+		assert_int_equal(upn_store_load_suppressed(st, on_suppressed, &l), -EBUSY);
+		assert_int_equal(upn_store_submit(st, dup_ops(&del, 1), 1, 1), 0);
+		assert_int_equal(wait_commit(efd, 6000), 1);
+	}
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM suppressed"
+					  " WHERE mail = 'd@example.org'"),
+			 0);
+}
+
+static void test_secret(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char a[32], b[32], c[32], zero[32] = { 0 }, other[16];
+	struct upn_store *st;
+
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_secret(st, "portal", a, sizeof(a)), 0);
+	assert_memory_not_equal(a, zero, sizeof(a));
+	assert_int_equal(upn_store_secret(st, "portal", b, sizeof(b)), 0);
+	assert_memory_equal(a, b, sizeof(a));
+	/* Another name, another secret. */
+	assert_int_equal(upn_store_secret(st, "other", c, sizeof(c)), 0);
+	assert_memory_not_equal(a, c, sizeof(a));
+	/* The stored one has its length: asked for another, it is refused and kept. */
+	memset(other, 0x55, sizeof(other));
+	assert_int_equal(upn_store_secret(st, "portal", other, sizeof(other)), -EINVAL);
+	assert_int_equal(upn_store_secret(st, "portal", a, 0), -EINVAL);
+	assert_int_equal(upn_store_secret(st, "", a, sizeof(a)), -EINVAL);
+	assert_int_equal(upn_store_secret(st, NULL, a, sizeof(a)), -EINVAL);
+	upn_store_close(st);
+
+	/* It survives a restart. */
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_secret(st, "portal", b, sizeof(b)), 0);
+	assert_memory_equal(a, b, sizeof(a));
+	/* Start-up only. */
+	assert_true(upn_store_start(st) >= 0);
+	assert_int_equal(upn_store_secret(st, "portal", b, sizeof(b)), -EBUSY);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets WHERE name = 'portal'"
+					  " AND typeof(value) = 'blob' AND length(value) = 32"),
+			 1);
+
+	/* A value spoiled by hand is refused, not replaced behind the operator's back;
+	 * deleting the row makes a new one. */
+	raw_exec_path(f->path, "UPDATE secrets SET value = 'text' WHERE name = 'portal'");
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_secret(st, "portal", b, sizeof(b)), -EINVAL);
+	upn_store_close(st);
+	raw_exec_path(f->path, "DELETE FROM secrets WHERE name = 'portal'");
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_secret(st, "portal", b, sizeof(b)), 0);
+	assert_memory_not_equal(a, b, sizeof(a));
+	upn_store_close(st);
+}
+
+/* The mailer's view: the due rows carry their kind, link expiry and suppression. */
+static void test_outbox_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_mail("192.0.2.10", "198.51.100.7", 100, "a@example.org"),
+		put_confirm("192.0.2.10", "198.51.100.8", 200, "B@example.org"),
+		put_mail("192.0.2.10", "198.51.100.9", 100, "b@example.org"),
+		suppress(UPN_STORE_PUT_SUPPRESS, "b@Example.org", 5),
+	};
+	struct upn_outbox_row rows[8];
+	struct upn_outbox *ob;
+	struct upn_store *st;
+	char err[256] = "";
+	json_t *j;
+	int n;
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, ARRAY_SIZE(ops));
+	ob = upn_outbox_open(f->path, err, sizeof(err));
+	if (!ob)
+		fail_msg("upn_outbox_open: %s", err);
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 3);
+	assert_false(rows[0].bad);
+	assert_int_equal(rows[0].kind, UPN_MAIL_RECOVERY);
+	assert_int_equal(rows[0].expires, 0);
+	assert_false(rows[0].suppressed);
+	assert_false(rows[1].bad);
+	assert_int_equal(rows[1].kind, UPN_MAIL_CONFIRM);
+	assert_int_equal(rows[1].expires, 200 + 86400);
+	assert_int_equal(rows[1].outage, 200);
+	assert_int_equal(rows[1].recovered, 0);
+	assert_true(rows[1].suppressed); /* the mailer sends a confirmation anyway */
+	assert_int_equal(rows[2].kind, UPN_MAIL_RECOVERY);
+	assert_true(rows[2].suppressed);
+	assert_int_equal(upn_outbox_fail(ob, rows[2].id, 0, "unsubscribed", NULL, NULL), 0);
+
+	/* Rows that do not read back as the store writes them. */
+	raw_exec_path(f->path, "UPDATE outbox SET last = outage WHERE id = 2;"
+			       "UPDATE outbox SET port = 'http' WHERE id = 1;");
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 2);
+	assert_true(rows[0].bad);
+	assert_true(rows[1].bad);
+	raw_exec_path(f->path, "UPDATE outbox SET last = 'tomorrow' WHERE id = 2;"
+			       "UPDATE outbox SET port = 443 WHERE id = 1;");
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 2);
+	assert_false(rows[0].bad);
+	assert_true(rows[1].bad);
+	/* A recovery mail's last is not an expiry: not read. */
+	raw_exec_path(f->path, "UPDATE outbox SET last = 'x' WHERE id = 1;"
+			       "UPDATE outbox SET last = outage + 1 WHERE id = 2;");
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 2);
+	assert_false(rows[0].bad);
+	assert_int_equal(rows[0].expires, 0);
+	assert_false(rows[1].bad);
+	assert_int_equal(rows[1].expires, 201);
+	upn_outbox_close(ob);
+	upn_store_close(st);
+
+	/* `upnotifyctl outbox` names the kind. */
+	j = upn_mailer_outbox(f->path, 10, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(j), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "kind")),
+			    "recovery");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "last_error")),
+			    "unsubscribed");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "kind")),
+			    "confirm");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 2), "kind")),
+			    "recovery");
+	json_decref(j);
+}
+
 /* A SYN flood to a down server: 100k distinct clients in one batch. */
 static void test_bulk(void **state)
 {
@@ -1235,6 +1645,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_mail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_mail_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_mail_confirm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suppress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 	};
 

@@ -22,6 +22,16 @@
  * retry_min_ms, doubling up to retry_max_ms; a message still failing give_up_ms
  * after it was queued is failed. Permanent failures (5xx at RCPT or after the data)
  * fail the message at once, with the relay's reply as last_error.
+ *
+ * Unsubscribed recipients are looked up with the due rows, in the same read: a
+ * recovery mail to one is failed ("unsubscribed") before it takes a rate slot.
+ * Links are made here, none is stored: a recovery mail's unsubscribe link from its
+ * recipient, a confirmation mail's link from its row (client, server, recipient,
+ * and the expiry the portal put in last), both with the portal's key and link base.
+ * A confirmation mail whose link expired while it waited for a relay is failed, not
+ * sent; so is one when there is no link base (no gateway_url) to make it with.
+ * Whoever could edit a row to get a link for another address can read the key in
+ * the same file, so a stored, signed link protected nothing.
  */
 #include "mailer.h"
 
@@ -30,6 +40,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +58,7 @@
 #include "mailsend.h"
 #include "mailtext.h"
 #include "outbox.h"
+#include "token.h"
 
 enum {
 	/* Messages per SMTP session, and per round: a session this long amortises
@@ -310,6 +322,16 @@ static size_t admit(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 				     "the outbox row does not read back (edited by hand?)", NULL);
 			continue;
 		}
+		/* Only recovery mails: a confirmation is the way back in. */
+		if (r->suppressed && r->kind == UPN_MAIL_RECOVERY) {
+			*changed = true;
+			COUNT(m, suppressed, 1);
+			mail_log(LOG_INFO, "message %lld to %s not sent: unsubscribed",
+				 (long long)r->id, r->recipient);
+			if (upn_outbox_fail(m->ob, r->id, 0, "unsubscribed", NULL, NULL))
+				db_failed(m, "recording an unsubscribed recipient");
+			continue;
+		}
 		slot = r->held ? mono_us : upn_mailrate_reserve(&m->rate, r->recipient, mono_us);
 		if (slot == mono_us) {
 			memset(&m->jobs[k], 0, sizeof(m->jobs[k]));
@@ -330,15 +352,38 @@ static size_t admit(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 	return k;
 }
 
-/* Renders the jobs' texts; refused ones are failed (header injection) and dropped.
- * Returns the jobs left, packed, with their msgs set up. */
+/* A confirmation mail's link, made into @buf from the row: the token carries the
+ * row's client, server, recipient and expiry, which is what the portal checks when
+ * it is clicked. NULL, or why there is none. */
+static const char *confirm_link(struct upn_mailer *m, const struct upn_outbox_row *r, int64_t now,
+				char *buf, size_t size)
+{
+	struct upn_token_confirm c = { .expires = r->expires };
+
+	if (now > r->expires)
+		return "the confirmation link expired before it could be sent";
+	if (!m->cfg.link_base[0])
+		return "no confirmation link can be made: the portal has no gateway_url";
+	if (upn_addr_parse(r->client, &c.client) || upn_addr_parse(r->server, &c.server) ||
+	    snprintf(c.mail, sizeof(c.mail), "%s", r->recipient) >= (int)sizeof(c.mail) ||
+	    upn_token_confirm_url(m->cfg.link_key, m->cfg.link_base, &c, buf, size))
+		return "no confirmation link can be made from the outbox row (edited by hand?)";
+	return NULL;
+}
+
+/* Renders the jobs' texts; refused ones are failed (header injection, a
+ * confirmation link that cannot be sent) and dropped. Returns the jobs left,
+ * packed, with their msgs set up. */
 static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 {
+	/* The unsubscribe or the confirmation link. */
+	char link[UPN_TOKEN_URL_MAX + 1];
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &m->jobs[i];
 		struct upn_outbox_row *r = j->row;
+		bool confirm = r->kind == UPN_MAIL_CONFIRM;
 		struct upn_mail_fields f = {
 			.from = m->cfg.from,
 			.to = r->recipient,
@@ -353,7 +398,24 @@ static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 		const char *bad;
 		char why[160];
 
-		upn_mail_message_id(r->server, r->client, r->outage, m->cfg.from, j->message_id);
+		upn_mail_message_id(r->kind, r->server, r->client, r->outage, m->cfg.from,
+				    j->message_id);
+		if (confirm) {
+			bad = confirm_link(m, r, now, link, sizeof(link));
+			if (bad) {
+				COUNT(m, bad_links, 1);
+				perm_failure(m, j, 0, bad, NULL);
+				*changed = true;
+				continue;
+			}
+			f.link = link;
+			f.expires = r->expires;
+		} else if (m->cfg.link_base[0] &&
+			   !upn_token_unsub_url(m->cfg.link_key, m->cfg.link_base, r->recipient,
+						link, sizeof(link))) {
+			/* It fails only for a recipient the store would not take. */
+			f.unsubscribe = link;
+		}
 		bad = upn_mail_fields_check(&f);
 		if (!bad) {
 			f.server_name = server_name(m, r->server, now);
@@ -371,7 +433,7 @@ static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 			*changed = true;
 			continue;
 		}
-		j->text = upn_mail_render(m->tmpl, &f);
+		j->text = upn_mail_render(confirm ? upn_mail_confirm_template : m->tmpl, &f);
 		if (!j->text) {
 			/* Out of memory: the row stays queued for the next round. */
 			mail_log(LOG_WARNING, "message %lld: rendering: %s", (long long)r->id,
@@ -587,6 +649,17 @@ static int copy_config(struct upn_mailer *m, const struct upn_mail_config *cfg, 
 		upn_set_err(err, errlen, "from: '%s' is not a usable mail address", cfg->from);
 		return -1;
 	}
+	/* Every recovery mail's link is made from it: refuse it here, not per mail. */
+	if (cfg->link_base[0]) {
+		char url[UPN_TOKEN_URL_MAX + 1];
+
+		if (upn_token_unsub_url(cfg->link_key, cfg->link_base, cfg->from, url,
+					sizeof(url))) {
+			upn_set_err(err, errlen, "the link base '%s' is not usable in a link",
+				    cfg->link_base);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -603,6 +676,7 @@ static void free_mailer(struct upn_mailer *m)
 	free(m->order);
 	free(m->tmpl);
 	free(m->cfg.relays);
+	sodium_memzero(m->cfg.link_key, sizeof(m->cfg.link_key));
 	free(m);
 }
 

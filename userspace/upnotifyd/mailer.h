@@ -8,7 +8,16 @@
  * one SMTP session per relay with pipelining, and marks each one sent as soon as the
  * relay has accepted it, so that a kill -9 at any moment neither loses a message nor
  * sends again one the relay took. Temporary failures are retried with exponential
- * backoff, permanent ones are recorded per recipient. */
+ * backoff, permanent ones are recorded per recipient.
+ *
+ * Two kinds of mail (enum upn_mail_kind): recovery mails from the template, with an
+ * unsubscribe link when cfg->link_base is set; and the portal's confirmation mails,
+ * from upn_mail_confirm_template, whose link the mailer makes from the outbox row
+ * (client, server, recipient, and the expiry in last) with cfg->link_key and
+ * cfg->link_base. A confirmation mail is failed instead when its link has expired
+ * or there is no link base. A recovery mail to an address in the suppressed table
+ * is failed with last_error "unsubscribed"; a confirmation mail still goes, since
+ * asking again is how an address leaves that table. */
 #ifndef UPN_MAILER_H
 #define UPN_MAILER_H
 
@@ -16,6 +25,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "store.h"
 
 struct upn_mailer_stats {
 	uint64_t sent;		  /* accepted by a relay */
@@ -25,6 +35,8 @@ struct upn_mailer_stats {
 	uint64_t relay_failures;  /* relays found dead */
 	uint64_t rate_limited;	  /* messages held back by a rate limit */
 	uint64_t header_rejected; /* messages refused: a value would inject a header */
+	uint64_t suppressed;	  /* recovery mails not sent: the recipient unsubscribed */
+	uint64_t bad_links;	  /* confirm mails failed: link expired, or none to make */
 	uint64_t queued;	  /* gauge: messages waiting */
 	uint64_t db_errors;	  /* outbox updates that failed (each retried) */
 };
@@ -44,7 +56,8 @@ void upn_mailer_get_stats(struct upn_mailer *m, struct upn_mailer_stats *out);
 
 /* For `upnotifyctl outbox`: the newest @limit messages as a JSON array of {"id",
  * "recipient", "server", "client", "state", "tries", "last_error", "created", "sent"}
- * (times RFC 3339 UTC, null when not yet), plus "next_try", "relay" and "message_id".
+ * (times RFC 3339 UTC, null when not yet), plus "next_try", "relay", "message_id" and
+ * "kind" ("recovery" or "confirm").
  * Reads the database with a connection of its own, never waiting on the writer. */
 json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, size_t errlen);
 
@@ -52,11 +65,15 @@ json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, si
  * tests and the fuzzer. NULL if a value would inject a header (CR, LF or NUL in it).
  * @tmpl NULL is the built-in template; mailtext.h describes templates. from, to,
  * server and message_id (without its angle brackets) are required; server_name may
- * be NULL or "" (then the address stands for it). errno: EINVAL for a refused value
- * or template, ENOMEM. */
+ * be NULL or "" (then the address stands for it); so may link and unsubscribe. A
+ * non-empty unsubscribe adds the List-Unsubscribe headers. errno: EINVAL for a
+ * refused value or template, ENOMEM. */
 struct upn_mail_fields {
 	const char *from, *to, *server, *server_name, *client, *message_id;
+	const char *link;	 /* {link}: a confirmation mail's URL */
+	const char *unsubscribe; /* {unsubscribe} and List-Unsubscribe: a recovery mail's */
 	int64_t recovered, first, now;
+	int64_t expires; /* {expires}: when the confirmation link expires */
 	uint16_t port;
 };
 char *upn_mail_render(const char *tmpl, const struct upn_mail_fields *f);

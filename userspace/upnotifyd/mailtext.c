@@ -50,7 +50,24 @@ const char upn_mail_default_template[] =
 	"Recovered time   : {recovered}\n"
 	"\n"
 	"You tried to reach it from {client}, port {port}, first at {first}.\n"
-	"This notice is sent once per outage; there is no need to reply.\n";
+	"This notice is sent once per outage; there is no need to reply.\n"
+	"To stop these notices: {unsubscribe}\n";
+
+/* The portal's double opt-in: nothing here may read as a notice already promised. */
+const char upn_mail_confirm_template[] =
+	"Subject: Confirm: tell you when {server_full} is back\n"
+	"\n"
+	"Someone at {client} asked to be told at this address, {to},\n"
+	"when the server {server_full} recovers.\n"
+	"\n"
+	"To confirm, open this link:\n"
+	"\n"
+	"{link}\n"
+	"\n"
+	"The link expires at {expires}.\n"
+	"\n"
+	"If it wasn't you, ignore this mail: nothing will be sent, and this address\n"
+	"will not be asked again unless someone asks for it anew.\n";
 
 enum placeholder {
 	PH_SERVER,
@@ -64,6 +81,9 @@ enum placeholder {
 	PH_FROM,
 	PH_MESSAGE_ID,
 	PH_DATE,
+	PH_LINK,
+	PH_EXPIRES,
+	PH_UNSUBSCRIBE,
 	PH_COUNT
 };
 
@@ -79,6 +99,9 @@ static const char *const ph_names[PH_COUNT] = {
 	[PH_FROM] = "from",
 	[PH_MESSAGE_ID] = "message_id",
 	[PH_DATE] = "date",
+	[PH_LINK] = "link",
+	[PH_EXPIRES] = "expires",
+	[PH_UNSUBSCRIBE] = "unsubscribe",
 };
 
 /* Headers the mailer writes itself, or that have no place in a notice. */
@@ -96,11 +119,15 @@ static const char *const reserved[] = {
 	"Auto-Submitted",
 	"Return-Path",
 	"Received",
+	/* RFC 8058: the mailer's, with the link it signs, or none at all. */
+	"List-Unsubscribe",
+	"List-Unsubscribe-Post",
 };
 
 struct vals {
 	const char *v[PH_COUNT];
-	char port[8], first[UPN_TIMESTRLEN], recovered[UPN_TIMESTRLEN], date[48];
+	char port[8], first[UPN_TIMESTRLEN], recovered[UPN_TIMESTRLEN], expires[UPN_TIMESTRLEN];
+	char date[48];
 	char *server_full, *message_id;
 };
 
@@ -159,6 +186,11 @@ const char *upn_mail_fields_check(const struct upn_mail_fields *f)
 		return "client";
 	if (!plain_ok(f->message_id, true) || strpbrk(f->message_id, "<>"))
 		return "message_id";
+	/* Links: one goes into List-Unsubscribe between angle brackets. */
+	if (!plain_ok(f->link, false) || (f->link && strpbrk(f->link, "<>")))
+		return "link";
+	if (!plain_ok(f->unsubscribe, false) || (f->unsubscribe && strpbrk(f->unsubscribe, "<>")))
+		return "unsubscribe";
 	return NULL;
 }
 
@@ -198,6 +230,7 @@ static int vals_init(struct vals *v, const struct upn_mail_fields *f)
 	snprintf(v->port, sizeof(v->port), "%u", f->port);
 	upn_time_fmt(clamp_time(f->first), 1, v->first);
 	upn_time_fmt(clamp_time(f->recovered), 1, v->recovered);
+	upn_time_fmt(clamp_time(f->expires), 1, v->expires);
 	rfc5322_date(f->now, v->date, sizeof(v->date));
 	if (strcmp(name, f->server))
 		n = asprintf(&v->server_full, "%s (%s)", name, f->server);
@@ -223,6 +256,9 @@ static int vals_init(struct vals *v, const struct upn_mail_fields *f)
 	v->v[PH_FROM] = f->from;
 	v->v[PH_MESSAGE_ID] = v->message_id;
 	v->v[PH_DATE] = v->date;
+	v->v[PH_LINK] = f->link ? f->link : "";
+	v->v[PH_EXPIRES] = v->expires;
+	v->v[PH_UNSUBSCRIBE] = f->unsubscribe ? f->unsubscribe : "";
 	return 0;
 }
 
@@ -286,6 +322,49 @@ static void expand(FILE *out, const char *s, size_t n, const struct vals *v, boo
 		} else {
 			fputc(s[i], out);
 		}
+	}
+}
+
+/* Does the line @s holds placeholder @want (reading "{{" as expand() does)? */
+static bool line_has(const char *s, size_t n, int want)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		int k;
+
+		if (s[i] != '{')
+			continue;
+		if (i + 1 < n && s[i + 1] == '{') {
+			i++;
+			continue;
+		}
+		len = placeholder_at(s + i, n - i, &k);
+		if (len && k == want)
+			return true;
+		if (len)
+			i += len - 1;
+	}
+	return false;
+}
+
+/* The body, line by line: a line holding {unsubscribe} goes only when there is a
+ * link to put there, so the default template says nothing about unsubscribing
+ * where there is no portal to do it. */
+static void expand_body(FILE *out, const char *s, size_t n, const struct vals *v)
+{
+	bool drop = !*v->v[PH_UNSUBSCRIBE];
+
+	while (n) {
+		size_t len = strcspn(s, "\r\n");
+
+		if (len > n)
+			len = n;
+		if (len < n)
+			len += s[len] == '\r' && len + 1 < n && s[len + 1] == '\n' ? 2 : 1;
+		if (!drop || !line_has(s, len, PH_UNSUBSCRIBE))
+			expand(out, s, len, v, true);
+		s += len;
+		n -= len;
 	}
 }
 
@@ -507,7 +586,7 @@ static char *render(const struct tmpl *t, const struct upn_mail_fields *f)
 	b = open_memstream(&body, &blen);
 	if (!b)
 		goto nomem_vals;
-	expand(b, t->body, strlen(t->body), &v, true);
+	expand_body(b, t->body, strlen(t->body), &v);
 	if (fclose(b))
 		goto nomem_vals;
 	if (blen < 2 || memcmp(body + blen - 2, "\r\n", 2)) {
@@ -538,6 +617,13 @@ static char *render(const struct tmpl *t, const struct upn_mail_fields *f)
 		"Content-Type: text/plain; charset=UTF-8\r\n"
 		"Content-Transfer-Encoding: %s\r\n",
 		v.message_id, has_8bit(body, blen) ? "8bit" : "7bit");
+	/* RFC 8058 one-click: a POST of "List-Unsubscribe=One-Click" to the link. The
+	 * link is plain ASCII with no blank (fields_check), so it is never folded. */
+	if (*v.v[PH_UNSUBSCRIBE])
+		fprintf(out,
+			"List-Unsubscribe: <%s>\r\n"
+			"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+			v.v[PH_UNSUBSCRIBE]);
 	for (size_t i = 0; !err && i < t->n; i++)
 		if (!is_subject(&t->h[i]))
 			err = put_header(out, t->h[i].name, t->h[i].name_len, t->h[i].value, &v);
@@ -580,6 +666,8 @@ char *upn_mail_render(const char *tmpl, const struct upn_mail_fields *f)
 
 /* ---- checking and loading ---- */
 
+/* A recovery template is checked: {link} and {expires} belong to the built-in
+ * confirmation mail only and would be empty in a recovery mail. */
 static int check_placeholders(const char *s, int line0, char *err, size_t errlen)
 {
 	int line = line0;
@@ -602,6 +690,13 @@ static int check_placeholders(const char *s, int line0, char *err, size_t errlen
 				    (int)len, s);
 			return -EINVAL;
 		}
+		if (k == PH_LINK || k == PH_EXPIRES) {
+			upn_set_err(err, errlen,
+				    "line %d: %.*s is only for the confirmation mail, not in a "
+				    "recovery mail",
+				    line, (int)len, s);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -615,6 +710,7 @@ int upn_mail_template_check(const char *tmpl, char *err, size_t errlen)
 		.server_name = "server.example.org",
 		.client = "198.51.100.7",
 		.message_id = "upn-0@example.org",
+		.unsubscribe = "http://192.0.2.254:8080/.upnotify/unsubscribe?t=u.AA.AA",
 		.port = 443,
 	};
 	struct tmpl t;
@@ -683,9 +779,10 @@ fail:
 	return NULL;
 }
 
-void upn_mail_message_id(const char *server, const char *client, int64_t outage, const char *from,
-			 char *buf)
+void upn_mail_message_id(uint8_t kind, const char *server, const char *client, int64_t outage,
+			 const char *from, char *buf)
 {
+	static const char confirm[] = "confirm";
 	unsigned char h[16];
 	char hex[2 * sizeof(h) + 1], num[24];
 	const char *at = from ? strrchr(from, '@') : NULL;
@@ -695,6 +792,10 @@ void upn_mail_message_id(const char *server, const char *client, int64_t outage,
 	/* The NULs keep ("1.2.3.4", "5") and ("1.2.3.45", "") apart. */
 	snprintf(num, sizeof(num), "%lld", (long long)outage);
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	/* A recovery mail's input is as it always was, so its Message-ID stays the
+	 * same across an upgrade; a confirm mail's is prefixed with its kind. */
+	if (kind == UPN_MAIL_CONFIRM)
+		crypto_generichash_update(&st, (const unsigned char *)confirm, sizeof(confirm));
 	crypto_generichash_update(&st, (const unsigned char *)server, strlen(server) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)client, strlen(client) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)num, strlen(num));

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Copyright (C) 2026 The upnotify authors. */
-/* The text of a recovery mail (patent figure 8): the template, its placeholders, and
- * the checks that keep a value from ever becoming a header of its own.
+/* The text of a recovery mail (patent figure 8) and of the portal's confirmation
+ * mail: the templates, their placeholders, and the checks that keep a value from
+ * ever becoming a header of its own.
  *
  * A template is a message in miniature: header lines ("Subject: ...", "X-Foo: ..."),
  * one empty line, then the body. LF or CRLF line ends; every line end of the result
  * is CRLF. The mailer writes Date, From, To, Message-ID, Auto-Submitted, MIME-Version
  * and Content-Type/-Transfer-Encoding itself, so a template may not set those (nor
  * Cc, Bcc, Sender, Return-Path, Received); without a Subject it gets the default one.
+ * When the mail has an unsubscribe link (a recovery mail, with the portal's
+ * gateway_url set) the mailer adds "List-Unsubscribe: <link>" and
+ * "List-Unsubscribe-Post: List-Unsubscribe=One-Click" (RFC 8058); a template may
+ * not set either.
  * A header value with non-ASCII text is sent as RFC 2047 encoded words, long header
  * lines are folded at spaces.
  *
@@ -22,9 +27,17 @@
  *   {to} {from}    the recipient and the sender
  *   {message_id}   the Message-ID with its angle brackets
  *   {date}         the Date header's value
+ *   {unsubscribe}  the unsubscribe link, "" when there is none (no portal). A body
+ *                  line holding {unsubscribe} is left out, line end and all, when
+ *                  the link is empty: the default template's "To stop these
+ *                  notices" line shows only when there is a link to follow.
+ *   {link}         confirmation mail only: the link that confirms the address
+ *   {expires}      confirmation mail only: when that link expires, RFC 3339
  * "{{" is a literal "{". Any other "{word}" is left as it is when rendering, but
  * upn_mail_template_check() refuses it: a typo must fail at start, not reach 100,000
- * people. */
+ * people. It refuses {link} and {expires} as well: the template files are for
+ * recovery mails, where those would be empty; the confirmation mail's text is
+ * upn_mail_confirm_template, built in. */
 #ifndef UPN_MAILTEXT_H
 #define UPN_MAILTEXT_H
 
@@ -36,13 +49,17 @@
 /* Bytes of a template file; more is surely not a mail. */
 #define UPN_MAIL_TEMPLATE_MAX (64 * 1024)
 
-/* The built-in template: figure 8's notice, plus what the client tried. */
+/* The built-in template: figure 8's notice, plus what the client tried and how to
+ * stop these notices. */
 extern const char upn_mail_default_template[];
+/* The portal's confirmation mail (double opt-in): who asked, for which server, the
+ * link and when it expires. */
+extern const char upn_mail_confirm_template[];
 
 /* NULL when every value of @f may go into a header, else the name of the first one
  * that may not ("to", "server_name", ...): a missing required value, or a control
- * character (CR, LF, ...) anywhere, or in an address or the Message-ID anything
- * but printable ASCII. */
+ * character (CR, LF, ...) anywhere, or in an address, the Message-ID or a link
+ * anything but printable ASCII (and no "<" or ">" in the last two). */
 const char *upn_mail_fields_check(const struct upn_mail_fields *f);
 
 /* 0, or -EINVAL with "line N: why" in @err: bad header syntax, a header the mailer
@@ -53,10 +70,12 @@ int upn_mail_template_check(const char *tmpl, char *err, size_t errlen);
  * string, or NULL with "path: why" in @err. */
 char *upn_mail_template_load(const char *path, char *err, size_t errlen);
 
-/* "upn-<32 hex digits>@<the domain of @from>": a hash of the server, the client and
- * the outage, so a message sent twice (after a crash) carries the same Message-ID
- * both times and the receiving side can tell. @buf holds UPN_MAIL_MAX + 1 bytes. */
-void upn_mail_message_id(const char *server, const char *client, int64_t outage, const char *from,
-			 char *buf);
+/* "upn-<32 hex digits>@<the domain of @from>": a hash of the kind (enum
+ * upn_mail_kind), the server, the client and the outage, so a message sent twice
+ * (after a crash) carries the same Message-ID both times and the receiving side can
+ * tell, and a confirmation never shares one with a recovery mail. @buf holds
+ * UPN_MAIL_MAX + 1 bytes. */
+void upn_mail_message_id(uint8_t kind, const char *server, const char *client, int64_t outage,
+			 const char *from, char *buf);
 
 #endif

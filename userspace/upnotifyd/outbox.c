@@ -35,8 +35,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	/* The suppressed lookup is by primary key, a few microseconds per row. */
 	[S_DUE] = "SELECT id, recipient, server, client, outage, recovered, first, created,"
-		  " tries, port, held FROM outbox WHERE state = 'queued' AND next_try <= ?1"
+		  " tries, port, held, kind, last,"
+		  " EXISTS (SELECT 1 FROM suppressed WHERE mail = outbox.recipient)"
+		  " FROM outbox WHERE state = 'queued' AND next_try <= ?1"
 		  " ORDER BY next_try, id LIMIT ?2",
 	[S_QUEUED] = "SELECT count(*) FROM outbox WHERE state = 'queued'",
 	[S_NEXT_DUE] = "SELECT ifnull(min(next_try), 0) FROM outbox WHERE state = 'queued'",
@@ -181,6 +184,23 @@ static bool col_int(sqlite3_stmt *s, int i, int64_t min, int64_t max, int64_t *o
 	return *out >= min && *out <= max;
 }
 
+/* The kind, and for a confirm mail its link's expiry (column @i + 1, last), which
+ * the store only takes after outage. Call with outage read. */
+static bool col_kind(sqlite3_stmt *s, int i, struct upn_outbox_row *r)
+{
+	char kind[16];
+
+	if (!col_text(s, i, kind, sizeof(kind)))
+		return false;
+	if (!strcmp(kind, "recovery")) {
+		r->kind = UPN_MAIL_RECOVERY;
+		return true;
+	}
+	r->kind = UPN_MAIL_CONFIRM;
+	return !strcmp(kind, "confirm") && col_int(s, i + 1, INT64_MIN, INT64_MAX, &r->expires) &&
+	       r->expires > r->outage;
+}
+
 static void read_row(sqlite3_stmt *s, struct upn_outbox_row *r)
 {
 	int64_t tries, port, held;
@@ -196,7 +216,8 @@ static void read_row(sqlite3_stmt *s, struct upn_outbox_row *r)
 	     col_int(s, 6, INT64_MIN, INT64_MAX, &r->first) &&
 	     col_int(s, 7, INT64_MIN, INT64_MAX, &r->created) &&
 	     col_int(s, 8, 0, UINT32_MAX, &tries) && col_int(s, 9, 0, UINT16_MAX, &port) &&
-	     col_int(s, 10, 0, 1, &held);
+	     col_int(s, 10, 0, 1, &held) && col_kind(s, 11, r);
+	r->suppressed = sqlite3_column_int(s, 13);
 	if (!ok) {
 		r->bad = true;
 		return;
@@ -353,7 +374,8 @@ json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, si
 {
 	static const char sql[] =
 		"SELECT id, recipient, server, client, state, tries, last_error, created,"
-		" sent_at, next_try, relay, message_id FROM outbox ORDER BY id DESC LIMIT ?1";
+		" sent_at, next_try, relay, message_id, kind FROM outbox ORDER BY id DESC"
+		" LIMIT ?1";
 	json_t *arr = NULL, *o;
 	sqlite3_stmt *s = NULL;
 	sqlite3 *db;
@@ -371,14 +393,15 @@ json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, si
 	if (!arr)
 		goto nomem;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-			      (json_int_t)sqlite3_column_int64(s, 0), "recipient",
+		o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			      "id", (json_int_t)sqlite3_column_int64(s, 0), "recipient",
 			      text_or_null(s, 1), "server", text_or_null(s, 2), "client",
 			      text_or_null(s, 3), "state", text_or_null(s, 4), "tries",
 			      (json_int_t)sqlite3_column_int64(s, 5), "last_error",
 			      text_or_null(s, 6), "created", time_or_null(s, 7), "sent",
 			      time_or_null(s, 8), "next_try", time_or_null(s, 9), "relay",
-			      text_or_null(s, 10), "message_id", text_or_null(s, 11));
+			      text_or_null(s, 10), "message_id", text_or_null(s, 11), "kind",
+			      text_or_null(s, 12));
 		if (!o || json_array_append_new(arr, o))
 			goto nomem;
 	}

@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "limits.h"
+#include "store.h"
 
 struct upn_outbox_row {
 	int64_t id;
@@ -26,8 +27,13 @@ struct upn_outbox_row {
 	int64_t outage, recovered, first, created;
 	uint32_t tries;
 	uint16_t port;
-	bool held; /* holds a rate limit slot */
-	bool bad;  /* a column did not read back as the store writes it */
+	uint8_t kind;	 /* enum upn_mail_kind */
+	bool held;	 /* holds a rate limit slot */
+	bool suppressed; /* the recipient is in the suppressed table */
+	bool bad;	 /* a column did not read back as the store writes it */
+	/* When a confirm mail's link expires (its last column, after outage); 0 for
+	 * a recovery mail. */
+	int64_t expires;
 };
 
 struct upn_outbox;
@@ -39,8 +45,8 @@ void upn_outbox_close(struct upn_outbox *ob);
 /* The SQLite message of the last failure. */
 const char *upn_outbox_error(struct upn_outbox *ob);
 
-/* Up to @max queued rows with next_try <= @now, in next_try then id order. The count
- * or -errno. */
+/* Up to @max queued rows with next_try <= @now, in next_try then id order, each
+ * with whether its recipient is suppressed as of this read. The count or -errno. */
 int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows, size_t max);
 /* Queued rows in all, or -errno. */
 int64_t upn_outbox_queued(struct upn_outbox *ob);

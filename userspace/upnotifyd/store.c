@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +17,13 @@
 
 #include "event.h"
 #include "log.h"
+#include "token.h"
 
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
+
+/* token.h keeps its own copies, to stay free of the daemon's headers. */
+_Static_assert((int)UPN_TOKEN_MAIL_MAX == (int)UPN_MAIL_MAX, "token.h and limits.h disagree");
+_Static_assert((int)UPN_TOKEN_BASE_MAX == (int)UPN_URL_MAX, "token.h and limits.h disagree");
 
 enum {
 	/* At shutdown a failing commit is tried this many more times, UPN_STORE_RETRY_MS
@@ -25,12 +31,14 @@ enum {
 	CLOSE_ATTEMPTS = 3,
 	/* Bad rows logged one by one at load; the rest only show in the total. */
 	LOAD_LOG_MAX = 10,
+	/* Bytes of a secret: keys, not documents. */
+	SECRET_MAX = 1024,
 	/* A flood batch of 100k entries adds tens of MiB to the WAL; cut it back after
 	 * each checkpoint instead of keeping the high-water mark on disk. */
 	WAL_SIZE_LIMIT = 64 << 20,
 };
 
-/* Step i takes the schema from version i to i + 1. Version 3 is one more element.
+/* Step i takes the schema from version i to i + 1. Version 4 is one more element.
  * Addresses are canonical text, times unix seconds and causes names, so that an
  * operator can read and fix the tables with the sqlite3 shell. */
 static const char *const migrations[] = {
@@ -90,6 +98,23 @@ static const char *const migrations[] = {
 	"	UNIQUE (server, client, outage)"
 	");"
 	"CREATE INDEX outbox_due ON outbox (state, next_try);",
+	/* 3: the inquiry portal. The outbox also carries its confirmation mails (kind;
+	 * such a mail keeps its link's expiry in last, and the mailer makes the link
+	 * from the row and the key in secrets: no URL is stored); suppressed holds
+	 * the addresses that unsubscribed, which the mailer sends no recovery mail
+	 * to; secrets holds keys that must survive a restart, such as the one that
+	 * signs the portal's tokens. NOCASE: "A@Example.org" unsubscribes
+	 * "a@example.org" too; when in doubt, do not mail. */
+	"ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'recovery'"
+	"	CHECK (kind IN ('recovery', 'confirm'));"
+	"CREATE TABLE suppressed ("
+	"	mail TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,"
+	"	since INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE secrets ("
+	"	name TEXT PRIMARY KEY NOT NULL,"
+	"	value BLOB NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -107,9 +132,14 @@ enum stmt_id {
 	S_PUT_CLIENT,
 	S_DEL_CLIENT,
 	S_PUT_MAIL,
+	S_PUT_SUPPRESS,
+	S_DEL_SUPPRESS,
+	S_GET_SECRET,
+	S_PUT_SECRET,
 	S_LOAD_SERVERS,
 	S_LOAD_ENTRIES,
 	S_LOAD_CLIENTS,
+	S_LOAD_SUPPRESSED,
 	S_COUNT
 };
 
@@ -143,9 +173,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Due at once; the insert time, not the recovery's, starts the give-up clock. */
 	[S_PUT_MAIL] =
 		"INSERT INTO outbox (recipient, server, client, outage, recovered, cause, port,"
-		" proto, first, last, attempts, next_try, created) VALUES (?1, ?2, ?3, ?4, ?5,"
-		" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
+		" proto, first, last, attempts, next_try, created, kind) VALUES (?1, ?2, ?3,"
+		" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)"
 		" ON CONFLICT (server, client, outage) DO NOTHING",
+	[S_PUT_SUPPRESS] = "INSERT INTO suppressed (mail, since) VALUES (?1, ?2)"
+			   " ON CONFLICT (mail) DO UPDATE SET since = excluded.since",
+	[S_DEL_SUPPRESS] = "DELETE FROM suppressed WHERE mail = ?1",
+	[S_GET_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[S_PUT_SECRET] = "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
 	[S_LOAD_SERVERS] = "SELECT addr, state, cause, since FROM servers ORDER BY addr",
 	/* The server's columns come along so that an entry is only handed out when its
 	 * server row is valid too: a waitlist never arrives without its server. */
@@ -155,6 +190,12 @@ static const char *const stmt_sql[S_COUNT] = {
 		" FROM waitlist AS w LEFT JOIN servers AS s ON s.addr = w.server"
 		" ORDER BY w.server, w.client",
 	[S_LOAD_CLIENTS] = "SELECT prefix, mail, registered FROM clients ORDER BY prefix",
+	[S_LOAD_SUPPRESSED] = "SELECT mail, since FROM suppressed ORDER BY mail",
+};
+
+static const char *const mail_kind_names[] = {
+	[UPN_MAIL_RECOVERY] = "recovery",
+	[UPN_MAIL_CONFIRM] = "confirm",
 };
 
 static const char *const state_names[] = {
@@ -258,6 +299,15 @@ static bool mail_ok(const char *mail, size_t size)
 	return true;
 }
 
+/* A confirm mail's link expires (last) after the form was taken (outage): one that
+ * does not could never be sent. */
+static bool mail_kind_ok(const struct upn_store_mail *m)
+{
+	if (m->kind == UPN_MAIL_RECOVERY)
+		return true;
+	return m->kind == UPN_MAIL_CONFIRM && m->last > m->outage;
+}
+
 static bool op_ok(const struct upn_store_op *op)
 {
 	switch (op->kind) {
@@ -279,7 +329,11 @@ static bool op_ok(const struct upn_store_op *op)
 	case UPN_STORE_PUT_MAIL:
 		return addr_ok(&op->mail.server) && addr_ok(&op->mail.client) &&
 		       op->mail.cause <= UPNOTIFY_CAUSE_MAX &&
-		       mail_ok(op->mail.recipient, sizeof(op->mail.recipient));
+		       mail_ok(op->mail.recipient, sizeof(op->mail.recipient)) &&
+		       mail_kind_ok(&op->mail);
+	case UPN_STORE_PUT_SUPPRESS:
+	case UPN_STORE_DEL_SUPPRESS:
+		return mail_ok(op->suppress.mail, sizeof(op->suppress.mail));
 	}
 	return false;
 }
@@ -419,6 +473,24 @@ static int put_mail(struct upn_store *st, const struct upn_store_mail *m)
 	sqlite3_bind_int64(s, 10, m->last);
 	sqlite3_bind_int64(s, 11, m->attempts);
 	sqlite3_bind_int64(s, 12, (int64_t)time(NULL));
+	bind_text(s, 13, mail_kind_names[m->kind]);
+	return step_done(st, s);
+}
+
+static int put_suppress(struct upn_store *st, const struct upn_store_suppress *v)
+{
+	sqlite3_stmt *s = st->stmt[S_PUT_SUPPRESS];
+
+	bind_text(s, 1, v->mail);
+	sqlite3_bind_int64(s, 2, v->since);
+	return step_done(st, s);
+}
+
+static int del_suppress(struct upn_store *st, const struct upn_store_suppress *v)
+{
+	sqlite3_stmt *s = st->stmt[S_DEL_SUPPRESS];
+
+	bind_text(s, 1, v->mail);
 	return step_done(st, s);
 }
 
@@ -441,6 +513,10 @@ static int apply_op(struct upn_store *st, const struct upn_store_op *op, struct 
 		return del_client(st, &op->client);
 	case UPN_STORE_PUT_MAIL:
 		return put_mail(st, &op->mail);
+	case UPN_STORE_PUT_SUPPRESS:
+		return put_suppress(st, &op->suppress);
+	case UPN_STORE_DEL_SUPPRESS:
+		return del_suppress(st, &op->suppress);
 	}
 	return -EINVAL;
 }
@@ -607,9 +683,22 @@ static bool read_client(sqlite3_stmt *s, struct upn_store_client *c)
 	return mail_ok(c->mail, sizeof(c->mail));
 }
 
+static bool read_suppressed(sqlite3_stmt *s, struct upn_store_suppress *v)
+{
+	const char *mail = col_text(s, 0);
+
+	memset(v, 0, sizeof(*v));
+	if (!mail || strlen(mail) > UPN_MAIL_MAX || !col_int(s, 1, INT64_MIN, INT64_MAX, &v->since))
+		return false;
+	strcpy(v->mail, mail);
+	return mail_ok(v->mail, sizeof(v->mail));
+}
+
 struct load_ctx {
 	struct upn_store *st;
 	const struct upn_store_loader *l;
+	int (*suppressed)(void *ctx, const struct upn_store_suppress *s);
+	void *ctx;
 	uint64_t skipped;
 };
 
@@ -652,6 +741,15 @@ static int client_row(struct load_ctx *lc, sqlite3_stmt *s)
 	return lc->l->client(lc->l->ctx, &v);
 }
 
+static int suppressed_row(struct load_ctx *lc, sqlite3_stmt *s)
+{
+	struct upn_store_suppress v;
+
+	if (!read_suppressed(s, &v))
+		return skip_row(lc, s, "suppressed", 1);
+	return lc->suppressed(lc->ctx, &v);
+}
+
 static int load_rows(struct load_ctx *lc, enum stmt_id id,
 		     int (*row)(struct load_ctx *lc, sqlite3_stmt *s))
 {
@@ -675,7 +773,7 @@ int upn_store_load(struct upn_store *st, const struct upn_store_loader *l)
 
 	if (st->started)
 		return -EBUSY;
-	/* One read transaction, so the three tables are one consistent snapshot. */
+	/* One read transaction, so the tables are one consistent snapshot. */
 	err = step_done(st, st->stmt[S_BEGIN_READ]);
 	if (err)
 		return err;
@@ -692,6 +790,78 @@ int upn_store_load(struct upn_store *st, const struct upn_store_loader *l)
 	pthread_mutex_lock(&st->lock);
 	st->stats.load_skipped += lc.skipped;
 	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int upn_store_load_suppressed(struct upn_store *st,
+			      int (*cb)(void *ctx, const struct upn_store_suppress *s), void *ctx)
+{
+	struct load_ctx lc = { .st = st, .suppressed = cb, .ctx = ctx };
+	int err;
+
+	if (st->started)
+		return -EBUSY;
+	err = load_rows(&lc, S_LOAD_SUPPRESSED, suppressed_row);
+	if (lc.skipped)
+		store_log("skipped %llu invalid suppressed rows at load",
+			  (unsigned long long)lc.skipped);
+	pthread_mutex_lock(&st->lock);
+	st->stats.load_skipped += lc.skipped;
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+/* ---- secrets ---- */
+
+/* The lookup and the insert in one write transaction: two daemons starting on the
+ * same file at once end up with the same secret. */
+int upn_store_secret(struct upn_store *st, const char *name, unsigned char *out, size_t len)
+{
+	sqlite3_stmt *get = st->stmt[S_GET_SECRET], *put = st->stmt[S_PUT_SECRET];
+	int rc, err;
+
+	if (st->started)
+		return -EBUSY;
+	if (!name || !*name || !len || len > SECRET_MAX)
+		return -EINVAL;
+	err = step_done(st, st->stmt[S_BEGIN]);
+	if (err)
+		return err;
+	bind_text(get, 1, name);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(get, 0) == SQLITE_BLOB &&
+		    (size_t)sqlite3_column_bytes(get, 0) == len) {
+			memcpy(out, sqlite3_column_blob(get, 0), len);
+		} else {
+			store_log("secret '%s' is not a %zu byte blob; delete the row to make a "
+				  "new one",
+				  name, len);
+			err = -EINVAL;
+		}
+	} else if (rc != SQLITE_DONE) {
+		snprintf(st->lasterr, sizeof(st->lasterr), "%s", sqlite3_errmsg(st->db));
+		err = upn_store_errno(rc);
+	}
+	sqlite3_reset(get);
+	sqlite3_clear_bindings(get);
+	if (!err && rc == SQLITE_DONE) {
+		if (sodium_init() < 0) {
+			err = -EIO;
+		} else {
+			randombytes_buf(out, len);
+			bind_text(put, 1, name);
+			sqlite3_bind_blob(put, 2, out, (int)len, SQLITE_STATIC);
+			err = step_done(st, put);
+		}
+	}
+	if (!err)
+		err = step_done(st, st->stmt[S_COMMIT]);
+	if (err) {
+		sqlite3_step(st->stmt[S_ROLLBACK]);
+		sqlite3_reset(st->stmt[S_ROLLBACK]);
+		sodium_memzero(out, len);
+	}
 	return err;
 }
 

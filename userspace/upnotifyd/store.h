@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Copyright (C) 2026 The upnotify authors. */
-/* The SQLite store: down servers, their waitlists and the client mail table.
+/* The SQLite store: down servers, their waitlists, the client mail table, the
+ * outbox of mails to send, the addresses that unsubscribed and long-lived secrets.
  *
  * The event loop never touches SQLite after start-up. It collects changes into a
  * batch and hands the batch to the writer thread, which commits it in one transaction
@@ -45,28 +46,51 @@ struct upn_store_client {
 	char mail[UPN_MAIL_MAX + 1];
 };
 
-/* A recovery mail to send: queued in the same transaction that takes its client off
- * the waitlist. (server, client, outage) is unique: one mail per outage, ever. */
+enum upn_mail_kind {
+	UPN_MAIL_RECOVERY, /* the server is back (the outbox's 'recovery') */
+	UPN_MAIL_CONFIRM,  /* double opt-in: click to register ('confirm') */
+};
+
+/* A mail to send. A recovery mail is queued in the same transaction that takes its
+ * client off the waitlist. (server, client, outage) is unique: one mail per outage,
+ * ever.
+ *
+ * A confirm mail (the portal's double opt-in) fills in server and client, outage =
+ * the time the form was taken (so a form sent twice in one second is one mail),
+ * last = when its link expires (unix seconds, after outage), recovered = 0 and
+ * recipient = the address to confirm; the other fields are not used. No link is
+ * stored, neither for it nor for a recovery mail's unsubscribe: the mailer makes
+ * them from these fields with the portal's key. An op is queued by the thousand in
+ * a flood, so it holds nothing as long as a URL. */
 struct upn_store_mail {
 	struct upn_addr server, client;
 	int64_t outage;	   /* the server's down-since: names the outage */
 	int64_t recovered; /* unix seconds */
 	uint8_t cause;	   /* of the recovery, enum upnotify_cause */
+	uint8_t kind;	   /* enum upn_mail_kind */
 	uint16_t port;	   /* what the client tried */
 	uint8_t proto;
-	int64_t first, last;
+	int64_t first, last; /* last: a confirm mail's link expiry */
 	uint32_t attempts;
 	char recipient[UPN_MAIL_MAX + 1];
 };
 
+/* An address that unsubscribed: no recovery mail goes to it any more. */
+struct upn_store_suppress {
+	int64_t since; /* unix seconds */
+	char mail[UPN_MAIL_MAX + 1];
+};
+
 enum upn_store_op_kind {
-	UPN_STORE_PUT_SERVER, /* insert or replace, by addr */
-	UPN_STORE_DEL_SERVER, /* by addr; deletes its entries too */
-	UPN_STORE_PUT_ENTRY,  /* insert or replace, by (server, client) */
-	UPN_STORE_DEL_ENTRY,  /* by (server, client) */
-	UPN_STORE_PUT_CLIENT, /* insert or replace, by prefix */
-	UPN_STORE_DEL_CLIENT, /* by prefix */
-	UPN_STORE_PUT_MAIL,   /* into the outbox, state queued; a duplicate is ignored */
+	UPN_STORE_PUT_SERVER,	/* insert or replace, by addr */
+	UPN_STORE_DEL_SERVER,	/* by addr; deletes its entries too */
+	UPN_STORE_PUT_ENTRY,	/* insert or replace, by (server, client) */
+	UPN_STORE_DEL_ENTRY,	/* by (server, client) */
+	UPN_STORE_PUT_CLIENT,	/* insert or replace, by prefix */
+	UPN_STORE_DEL_CLIENT,	/* by prefix */
+	UPN_STORE_PUT_MAIL,	/* into the outbox, state queued; a duplicate is ignored */
+	UPN_STORE_PUT_SUPPRESS, /* insert or replace, by mail */
+	UPN_STORE_DEL_SUPPRESS, /* by mail */
 };
 
 struct upn_store_op {
@@ -76,6 +100,7 @@ struct upn_store_op {
 		struct upn_store_entry entry;
 		struct upn_store_client client;
 		struct upn_store_mail mail;
+		struct upn_store_suppress suppress;
 	};
 };
 
@@ -115,6 +140,19 @@ int upn_store_load(struct upn_store *st, const struct upn_store_loader *l);
  * -EINVAL for an invalid op (nothing written), -EBUSY for a lock held too long or
  * once the writer thread runs, -ENOSPC for a full disk, -EIO otherwise. */
 int upn_store_apply(struct upn_store *st, const struct upn_store_op *ops, size_t n);
+
+/* The suppressed addresses in mail order, one call each (0 to go on, or a negative
+ * errno that aborts), skipping and counting invalid rows as load does. Start-up
+ * only: -EBUSY once the writer thread runs. */
+int upn_store_load_suppressed(struct upn_store *st,
+			      int (*cb)(void *ctx, const struct upn_store_suppress *s), void *ctx);
+
+/* The secret called @name, @len bytes (at most 1024): read from the secrets table,
+ * or made with randombytes_buf() and stored there the first time, so it survives
+ * restarts. 0, or -errno: -EINVAL for a stored value of another length (left as it
+ * is: delete the row to get a new one), -EBUSY once the writer thread runs.
+ * Start-up only, like load. */
+int upn_store_secret(struct upn_store *st, const char *name, unsigned char *out, size_t len);
 
 /* Starts the writer thread. Returns an eventfd that becomes readable each time a batch
  * is committed (read it to clear it), or -errno. */
