@@ -11,6 +11,8 @@ PKGS=(
 	make gcc pkg-config clang libclang-rt-dev
 	libmnl-dev libnetfilter-queue-dev libsqlite3-dev libinih-dev libjansson-dev
 	libsodium-dev libsnmp-dev libesmtp-dev libssl-dev
+	# the inquiry portal: HTTP, and the nft set of down servers it intercepts
+	libmicrohttpd-dev libnftables-dev
 	# run: upnotifyd installs its rules with iptables-nft and drops an empty table with nft
 	iptables nftables
 	# tests: a real MTA and a real SNMP agent and trap sender
@@ -18,8 +20,10 @@ PKGS=(
 	# STARTTLS and AUTH checks of the mail tests
 	openssl sasl2-bin
 	procps psmisc jq
+	# the portal's browser test, driven through WebDriver
+	chromium chromium-driver
 	# bench
-	hping3
+	hping3 wrk
 	# the kernel module: built against Debian's packaged kernel, tested in qemu booting it
 	sparse qemu-system-x86 busybox-static
 )

@@ -18,6 +18,7 @@
 #include "limits.h"
 #include "log.h"
 #include "mailer.h"
+#include "portal.h"
 #include "recovery.h"
 #include "timefmt.h"
 
@@ -345,8 +346,12 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 		COUNTER(c, "mail.rate_limited", ms.rate_limited);
 		COUNTER(c, "mail.header_rejected", ms.header_rejected);
 		COUNTER(c, "mail.db_errors", ms.db_errors);
+		COUNTER(c, "mail.suppressed", ms.suppressed);
+		COUNTER(c, "mail.bad_links", ms.bad_links);
 		COUNTER(g, "mail_queued", ms.queued);
 	}
+	if (d->portal)
+		upn_portal_stats_json(d->portal, c, g);
 	COUNTER(g, "pending", pending);
 	COUNTER(g, "servers", d->wl.servers.live);
 	COUNTER(g, "waiting", upn_waitlist_count(&d->wl));

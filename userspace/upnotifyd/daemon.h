@@ -24,6 +24,7 @@ struct upn_trap;
 struct upn_probe;
 struct upn_neigh;
 struct upn_kmod;
+struct upn_portal;
 
 struct upn_daemon {
 	struct upn_config cfg;
@@ -43,6 +44,7 @@ struct upn_daemon {
 	struct upn_trap *trap;	   /* NULL: no snmp_listen */
 	struct upn_probe *probe;   /* NULL: probe = no */
 	struct upn_neigh *neigh;   /* NULL: neigh = no */
+	struct upn_portal *portal; /* NULL: [portal] enable = no */
 	uint64_t mail_barrier;	   /* kick the mailer once this batch is durable */
 	int64_t started;	   /* unix seconds */
 };

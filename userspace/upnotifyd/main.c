@@ -19,6 +19,8 @@
 #include "log.h"
 #include "mailer.h"
 #include "mailtext.h"
+#include "portal.h"
+#include "portalpage.h"
 #include "recovery.h"
 #include "rules.h"
 
@@ -196,6 +198,29 @@ static int open_source(struct runtime *rt)
 	return 0;
 }
 
+/* The portal intercepts exactly the servers that are down. */
+static void on_server_state(void *ctx, const struct upn_addr *server, uint8_t old, uint8_t now)
+{
+	if ((old == UPN_SERVER_DOWN) != (now == UPN_SERVER_DOWN))
+		upn_portal_server_state(ctx, server, now == UPN_SERVER_DOWN);
+}
+
+/* The portal's links (confirmation, unsubscribe) are signed with the store's key and
+ * point at gateway_url; the mailer makes them too. Read before the writer starts. */
+static int link_setup(struct upn_daemon *d)
+{
+	if (!d->cfg.portal.enable)
+		return 0;
+	if (upn_store_secret(d->store, "portal", d->cfg.mail.link_key,
+			     sizeof(d->cfg.mail.link_key))) {
+		upn_err("store: cannot read or create the portal's signing key");
+		return -1;
+	}
+	snprintf(d->cfg.mail.link_base, sizeof(d->cfg.mail.link_base), "%s",
+		 d->cfg.portal.gateway_url);
+	return 0;
+}
+
 static int setup(struct runtime *rt)
 {
 	struct upn_daemon *d = &rt->d;
@@ -239,6 +264,8 @@ static int setup(struct runtime *rt)
 			return -1;
 		}
 	}
+	if (link_setup(d))
+		return -1;
 	upn_info("loaded %u servers, %u waiting clients, %u mail addresses", d->wl.servers.live,
 		 upn_waitlist_count(&d->wl), upn_clients_count(&d->clients));
 	upn_notify_init(&d->notify, &d->wl, &d->clients, &d->journal, d->cfg.max_wait_s);
@@ -270,6 +297,13 @@ static int setup(struct runtime *rt)
 	if (open_source(rt))
 		return -1;
 
+	if (d->cfg.portal.enable) {
+		d->portal = upn_portal_open(d);
+		if (!d->portal)
+			return -1;
+		d->wl.on_state = on_server_state;
+		d->wl.on_state_ctx = d->portal;
+	}
 	if (d->cfg.mail.nrelays) {
 		d->mailer = upn_mailer_start(&d->cfg.mail, d->cfg.store_path, err, sizeof(err));
 		if (!d->mailer) {
@@ -304,8 +338,8 @@ static int run(struct runtime *rt)
 
 	while (!d->loop.stop) {
 		int64_t now = upn_now_mono_ms(), next = upn_detect_next_deadline(&d->detect);
-		int64_t deadlines[] = { upn_journal_deadline(&d->journal),
-					upn_recovery_deadline(d) };
+		int64_t deadlines[] = { upn_journal_deadline(&d->journal), upn_recovery_deadline(d),
+					upn_portal_deadline(d->portal) };
 		int timeout = 1000;
 
 		for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
@@ -334,6 +368,7 @@ static int run(struct runtime *rt)
 				upn_mailer_kick(d->mailer);
 		}
 		upn_control_tick(d->ctl, durable, now);
+		upn_portal_tick(d->portal, durable);
 	}
 	return 0;
 }
@@ -355,6 +390,9 @@ static void teardown(struct runtime *rt)
 
 	if (d->rules_installed)
 		upn_rules_remove();
+	d->wl.on_state = NULL;
+	upn_portal_close(d->portal);
+	d->portal = NULL;
 	upn_recovery_close(d);
 	if (d->mailer)
 		upn_mailer_stop(d->mailer);
@@ -444,6 +482,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			free(t);
+		}
+		/* So are the portal's pages. */
+		if (rt.d.cfg.portal.enable && rt.d.cfg.portal.templates[0]) {
+			struct upn_pages *pages;
+
+			if (upn_pages_load(&pages, rt.d.cfg.portal.templates, err, sizeof(err))) {
+				fprintf(stderr, "%s: [portal] templates: %s\n", config, err);
+				upn_config_free(&rt.d.cfg);
+				return 2;
+			}
+			upn_pages_free(pages);
 		}
 		printf("%s: configuration OK\n", config);
 		upn_config_free(&rt.d.cfg);

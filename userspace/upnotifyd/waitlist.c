@@ -118,9 +118,13 @@ static uint32_t server_get(struct upn_waitlist *wl, const struct upn_addr *addr)
 static void set_state(struct upn_waitlist *wl, struct upn_wl_server *s, uint8_t state,
 		      uint8_t cause, int64_t now)
 {
-	if (s->state == state && s->since)
+	uint8_t old = s->state;
+
+	if (old == state && s->since)
 		return;
 	s->state = state;
+	if (wl->on_state && old != state)
+		wl->on_state(wl->on_state_ctx, &s->addr, old, state);
 	s->cause = cause;
 	s->since = now;
 	journal_server(wl, s);
@@ -333,6 +337,8 @@ void upn_waitlist_remove_server(struct upn_waitlist *wl, struct upn_wl_server *s
 		}
 		upn_journal_disown(wl->journal, &s->marker);
 	}
+	if (wl->on_state && s->state != UPN_SERVER_UP)
+		wl->on_state(wl->on_state_ctx, &s->addr, s->state, UPN_SERVER_UP);
 	upn_ihash_remove(&wl->sindex, sidx);
 	upn_arena_free(&wl->servers, sidx);
 }

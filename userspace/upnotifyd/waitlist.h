@@ -30,6 +30,9 @@ struct upn_wl_server {
 	/* The first few ports its clients failed on: a SYN/ACK from one of them shows
 	 * that a refusing service is back. Rebuilt from the entries at load. */
 	uint16_t ports[UPN_WAITLIST_PORTS];
+	/* Addresses registered through the portal in this outage (portal.server_max);
+	 * memory only: a restart gives an outage a fresh allowance. */
+	uint32_t registrations;
 };
 
 /* 56 bytes; (server, client) in the first 21 are the hash key. */
@@ -63,6 +66,10 @@ struct upn_waitlist {
 	uint32_t per_server_max;
 	bool only_known_clients;
 	struct upn_wl_stats stats;
+	/* Told of every change of a server's state made by events and removals (not by
+	 * loading): the portal keeps its nft set of down servers in step with it. */
+	void (*on_state)(void *ctx, const struct upn_addr *server, uint8_t old, uint8_t now);
+	void *on_state_ctx;
 };
 
 int upn_waitlist_init(struct upn_waitlist *wl, uint32_t total_max, uint32_t per_server_max,
