@@ -928,3 +928,268 @@ trap 'UPN_ERR="line $LINENO: $BASH_COMMAND"' ERR
 # A timeout or ^C still cleans up: bash runs the EXIT trap for an `exit`.
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+# ---- the portal ----
+#
+# Scenarios 19 (curl) and 20 (a browser): while a server is down, the daemon answers
+# HTTP on its address (tproxy to the transparent listener, PORTAL_PORT in the gateway);
+# its own pages live under /.upnotify/, also on the gateway's address ($PORTAL_URL,
+# the gateway_url: gateway mode's form and every mail link go there).
+#
+# http CLIENT METHOD URL [curl args...] makes one request from the client namespace,
+# bound to CLIENT, and leaves HTTP_CODE ("000" when nothing came back), HTTP_HDR and
+# HTTP_BODY (files of this request only) and HTTP_URL; like daemon_start it sets
+# globals, so call it from the script itself, then check what it left:
+#
+#   http $C2 GET http://$S1/
+#   check "503" [ "$HTTP_CODE" = 503 ]
+#
+# page_* read the HTML of HTTP_BODY (or a FILE) through tests/tools/htmlform.py.
+
+HTMLFORM=$UPN_ROOT/tests/tools/htmlform.py
+HTTPLOAD=$UPN_ROOT/tests/tools/httpload.py
+PORTAL_PORT=8080
+PORTAL_URL=http://$GW_C:$PORTAL_PORT
+CFG_PORTAL=		# lines "name = value" for [portal] (cfg_portal sets them)
+
+# cfg_portal KEY=VALUE...: [portal] on, listening on [::]:$PORTAL_PORT for port 80,
+# with $PORTAL_URL as gateway_url (so that mails carry their unsubscribe link), and
+# the given keys on top (a later key wins).
+cfg_portal() {
+	local kv
+	CFG_PORTAL="enable = yes
+ports = 80
+listen = [::]:$PORTAL_PORT
+gateway_url = $PORTAL_URL"
+	for kv in "$@"; do
+		CFG_PORTAL="$CFG_PORTAL
+${kv%%=*} = ${kv#*=}"
+	done
+}
+
+# portal_daemon_start: daemon_start with [portal] from CFG_PORTAL. write_config knows
+# no [portal]: the section rides after [mail], which it writes last (the portal needs
+# [mail] anyway). Call it from the script itself, like daemon_start.
+portal_daemon_start() {
+	if [ -z "$CFG_MAIL" ] || [ -z "$CFG_PORTAL" ]; then
+		fail "portal_daemon_start: cfg_mail and cfg_portal first"
+		return 1
+	fi
+	local CFG_MAIL="$CFG_MAIL
+[portal]
+$CFG_PORTAL"
+	daemon_start
+}
+
+# client_addr_add ADDR...: more client addresses on c0 (a /24 or /64 of the topology).
+client_addr_add() {
+	local a
+	for a in "$@"; do
+		case $a in
+		*:*) ip -n "$NS_C" addr add "$a/64" dev c0 nodad ;;
+		*) ip -n "$NS_C" addr add "$a/24" dev c0 ;;
+		esac
+	done
+}
+
+# portal_intercepts SERVER: the daemon has put SERVER into its nft set down4/down6,
+# so that connections to it on the portal ports reach the portal.
+portal_intercepts() {
+	local set=down4
+	case $1 in *:*) set=down6 ;; esac
+	in_g nft -j list set inet upnotify_portal "$set" 2>/dev/null |
+		jq -e --arg a "$1" '[.. | strings] | index($a) != null' >/dev/null
+}
+
+HTTP_N=0
+HTTP_CODE=
+HTTP_HDR=
+HTTP_BODY=
+HTTP_URL=
+
+# http CLIENT GET|HEAD|POST URL [curl args...]: see above. POST data comes in the
+# curl args (--data-urlencode, --data-binary, ...); http_post builds them from fields.
+http() {
+	local client=$1 method=$2 s=$UPN_TIME_SCALE
+	HTTP_URL=$3
+	shift 3
+	HTTP_N=$((HTTP_N + 1))
+	mkdir -p "$UPN_TMP/http"
+	HTTP_HDR=$UPN_TMP/http/$HTTP_N.hdr
+	HTTP_BODY=$UPN_TMP/http/$HTTP_N.body
+	: >"$HTTP_HDR"
+	: >"$HTTP_BODY"
+	local m=()
+	case $method in
+	HEAD) m=(-I) ;;
+	POST) m=(-X POST) ;;
+	esac
+	HTTP_CODE=$(in_c curl -s -g "${m[@]}" --interface "$client" --connect-timeout $((3 * s)) \
+		--max-time $((10 * s)) -D "$HTTP_HDR" -o "$HTTP_BODY" -w '%{http_code}' \
+		"$@" "$HTTP_URL" 2>/dev/null </dev/null) || true
+	HTTP_CODE=${HTTP_CODE:-000}
+	echo "$(date +%T.%N) $client $method $HTTP_URL -> $HTTP_CODE" >>"$UPN_TMP/http/log"
+}
+
+# http_post CLIENT URL NAME=VALUE...: a form post (application/x-www-form-urlencoded),
+# each value percent-encoded by curl; NAME may not hold "=".
+http_post() {
+	local client=$1 url=$2 kv args=()
+	shift 2
+	for kv in "$@"; do args+=(--data-urlencode "$kv"); done
+	[ $# -gt 0 ] || args=(--data-binary '')
+	http "$client" POST "$url" "${args[@]}"
+}
+
+# http_header NAME [FILE]: the value of the last response's header NAME (the last one
+# of that name), CR stripped; 1 if there is none.
+http_header() {
+	awk -v want="$(tr 'A-Z' 'a-z' <<<"$1")" '
+	{ sub(/\r$/, "") }
+	/^HTTP\// { v = ""; found = 0 }
+	{ n = index($0, ":"); if (n && tolower(substr($0, 1, n - 1)) == want) {
+		v = substr($0, n + 1); sub(/^[ \t]+/, "", v); found = 1 } }
+	END { if (found) { print v; exit 0 } exit 1 }' "${2:-$HTTP_HDR}"
+}
+
+# http_code_is CODE...: the last request's status is one of CODEs (for check).
+http_code_is() {
+	local c
+	for c in "$@"; do [ "$HTTP_CODE" = "$c" ] && return 0; done
+	echo "HTTP status $HTTP_CODE, expected $*; $HTTP_URL"
+	head -c 600 "$HTTP_BODY" 2>/dev/null
+	return 1
+}
+
+# page_json [FILE]: what the page says and asks (tests/tools/htmlform.py), parsed
+# once per version of the file (a Python start costs a good part of a second on a
+# busy machine).
+page_json() {
+	local f=${1:-$HTTP_BODY} c
+	c=$UPN_TMP/pages/$(tr '/' '_' <<<"$f").json
+	if [ ! -s "$c" ] || [ "$f" -nt "$c" ]; then
+		mkdir -p "$UPN_TMP/pages"
+		python3 -S "$HTMLFORM" "$f" >"$c.tmp" && mv "$c.tmp" "$c" || return 1
+	fi
+	cat "$c"
+}
+
+# page_jq FILTER [FILE]: that JSON satisfies FILTER (jq -e); shows it when not.
+page_jq() {
+	local j
+	j=$(page_json "${2:-$HTTP_BODY}") || return 1
+	jq -e "$1" <<<"$j" >/dev/null && return 0
+	echo "page: $(jq -c '{title, text: .text[:400], forms}' <<<"$j")"
+	return 1
+}
+
+# page_text_has REGEX [FILE]: the page's visible text matches (extended, no case).
+page_text_has() {
+	local t
+	t=$(page_json "${2:-$HTTP_BODY}" | jq -r .text) || return 1
+	grep -Eqi -- "$1" <<<"$t" && return 0
+	echo "text: ${t:0:400}"
+	return 1
+}
+
+# form_field NAME [FILE]: the value of field NAME in the page's first form that has it.
+form_field() {
+	page_json "${2:-$HTTP_BODY}" |
+		jq -er --arg n "$1" 'first(.forms[] | .fields | select(has($n)) | .[$n])'
+}
+
+# form_action [FILE]: the action of the page's first post form ("" if it has none).
+form_action() {
+	page_json "${1:-$HTTP_BODY}" | jq -er 'first(.forms[] | select(.method == "post")) | .action'
+}
+
+# url_resolve BASE REF: REF (a form's action) made absolute against the page's URL.
+url_resolve() {
+	case $2 in
+	http://* | https://*) echo "$2" ;;
+	/*) echo "$(sed -E 's#^([a-z]+://[^/]+).*#\1#' <<<"$1")$2" ;;
+	*) python3 -S -c 'import sys, urllib.parse; print(urllib.parse.urljoin(*sys.argv[1:3]))' \
+		"$1" "$2" ;;
+	esac
+}
+
+# portal_register CLIENT URL NOTIFY MAIL [NAME=VALUE...]: what a person does: get the
+# inquiry page at URL from CLIENT, fill in its form (the page's own server and csrf
+# fields, notify and mail, the extra fields on top) and post it to the form's action.
+# Leaves the answer to the post in HTTP_*; PAGE_CODE and PAGE_BODY are the page's.
+# When the page has no form to post, HTTP_CODE is "no form (page CODE)" and HTTP_BODY
+# the page, for the check that follows to show.
+portal_register() {
+	local client=$1 url=$2 notify=$3 mail=$4 action server csrf
+	shift 4
+	http "$client" GET "$url"
+	PAGE_CODE=$HTTP_CODE
+	PAGE_BODY=$HTTP_BODY
+	# One line: action, server, csrf of the first post form with both fields.
+	if ! IFS=$'\t' read -r action server csrf < <(page_json | jq -er \
+		'first(.forms[] | select(.method == "post" and (.fields | has("server") and has("csrf")))) |
+		[.action, .fields.server, .fields.csrf] | @tsv'); then
+		HTTP_CODE="no form (page $PAGE_CODE)"
+		return 0
+	fi
+	http_post "$client" "$(url_resolve "$url" "$action")" "server=$server" "csrf=$csrf" \
+		"notify=$notify" "mail=$mail" "$@"
+}
+
+# client_entry CLIENT: the client-table entry for exactly CLIENT (/32, /128), as JSON.
+client_entry() {
+	local len=32
+	case $1 in *:*) len=128 ;; esac
+	ctl clients list --json | jq -ec --arg a "$1" --arg p "$1/$len" \
+		'first(.[] | select(.prefix == $a or .prefix == $p))'
+}
+
+# client_mail_is CLIENT MAIL: the table sends CLIENT's mail to MAIL.
+client_mail_is() {
+	local m
+	m=$(client_entry "$1" | jq -r .mail) || { echo "$1 is not in the client table"; return 1; }
+	[ "$m" = "$2" ] || { echo "$1's mail is $m, expected $2"; return 1; }
+}
+
+# client_absent CLIENT: no entry for exactly CLIENT.
+client_absent() { ! client_entry "$1" >/dev/null; }
+
+# mail_in_table MAIL: some client-table entry sends to MAIL.
+mail_in_table() { ctl clients list --json | jq -e --arg m "$1" 'any(.[]; .mail == $m)' >/dev/null; }
+
+# mail_link FILE KIND: the first /.upnotify/KIND?t=... link in a delivered message.
+mail_link() {
+	grep -oE "https?://[^[:space:]<>\"']+/\.upnotify/$2\?t=[A-Za-z0-9._~%=-]+" "$1" | head -n 1 |
+		grep .
+}
+
+# counter_of NAME: one counter's value (0 when it is not there yet).
+counter_of() { ctl status --json | jq -r --arg k "$1" '.counters[$k] // 0'; }
+
+# token_expires TOKEN: the expiry (epoch seconds) signed into a confirmation token
+# "k.<payload>.<mac>" (userspace/lib/token.h: the payload is base64url of client and
+# server, 17 bytes each, then the expiry, 8 bytes big-endian, then the mail); 1 if it
+# does not read so.
+token_expires() {
+	python3 -S -c '
+import base64, sys
+kind, p, mac = sys.argv[1].split(".")
+b = base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))
+assert kind == "k" and len(b) > 42 and b[0] in (4, 6) and b[17] in (4, 6)
+print(int.from_bytes(b[34:42], "big", signed=True))' "$1" 2>/dev/null
+}
+
+# token_forge TOKEN: TOKEN with the first character of its MAC (after the last ".")
+# changed: still well-formed, no longer signed.
+token_forge() {
+	local head=${1%.*} mac=${1##*.} c
+	c=${mac:0:1}
+	[ "$c" = A ] && c=B || c=A
+	echo "$head.$c${mac:1}"
+}
+
+# mail_to_ge ADDR N: at least N messages to ADDR delivered (for wait_for).
+mail_to_ge() { [ "$(mail_count_to "$1")" -ge "$2" ]; }
+
+# clock_past EPOCH: the clock has passed EPOCH (for poll: waiting for a time, no sleep).
+clock_past() { [ "$(date +%s)" -gt "$1" ]; }
