@@ -57,6 +57,8 @@ struct upn_portal {
 	struct portal_req **waiting_tail;
 	uint32_t nwaiting;
 	bool run_now; /* MHD has work it did not signal on its epoll fd */
+	bool in_loop;
+	struct upn_addr fake_local; /* detached: the local address of every connection */
 	struct upn_portal_stats st;
 };
 
@@ -224,7 +226,8 @@ static void client_of(struct MHD_Connection *conn, struct upn_addr *out)
 }
 
 /* The connection's local address: a down server's when it was intercepted. */
-static uint16_t local_of(struct MHD_Connection *conn, struct upn_addr *out)
+static uint16_t local_of(const struct upn_portal *p, struct MHD_Connection *conn,
+			 struct upn_addr *out)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -234,6 +237,11 @@ static uint16_t local_of(struct MHD_Connection *conn, struct upn_addr *out)
 	memset(out, 0, sizeof(*out));
 	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len))
 		return 0;
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+		/* Detached (the fuzzer's socketpairs). */
+		*out = p->fake_local;
+		return p->cfg->ports[0];
+	}
 	addr_from_sockaddr((struct sockaddr *)&ss, out);
 	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
 					       ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -380,6 +388,19 @@ static int queue_confirm(struct upn_portal *p, const struct upn_addr *client,
 	return 0;
 }
 
+static enum MHD_Result enrol_failed(struct upn_portal *p, struct MHD_Connection *conn, int err)
+{
+	/* The operator's [clients] entry for exactly this address stands. */
+	if (err == -EPERM) {
+		p->st.rej_bad_request++;
+		return error_page(p, conn, MHD_HTTP_CONFLICT,
+				  "The network's operator has set where mail for your address "
+				  "goes; ask them to change it.");
+	}
+	return error_page(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			  "No more addresses can be registered now.");
+}
+
 static bool mail_ok(const char *mail)
 {
 	/* upn_mail_valid refuses spaces and controls, so no CR, LF or header. */
@@ -394,6 +415,7 @@ static enum MHD_Result do_register(struct upn_portal *p, struct MHD_Connection *
 	struct upn_wl_server *s;
 	struct upn_page_vals v = { 0 };
 	int64_t mono = upn_now_mono_ms();
+	int ret;
 
 	if (rq->bad_field || upn_addr_parse(rq->server, &server) ||
 	    (strcmp(rq->notify, "yes") && strcmp(rq->notify, "no"))) {
@@ -452,9 +474,9 @@ static enum MHD_Result do_register(struct upn_portal *p, struct MHD_Connection *
 		v.expires = upn_time_fmt(now_s() + p->cfg->confirm_ttl_s, 1, expires);
 		return answer_when_durable(p, conn, rq, MHD_HTTP_OK, UPN_PAGE_CHECK_MAIL, &v);
 	}
-	if (enrol(p, client, &server, rq->mail, true))
-		return error_page(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "The address table is full.");
+	ret = enrol(p, client, &server, rq->mail, true);
+	if (ret)
+		return enrol_failed(p, conn, ret);
 	return answer_when_durable(p, conn, rq, MHD_HTTP_OK, UPN_PAGE_CONFIRMED, &v);
 }
 
@@ -472,6 +494,7 @@ static enum MHD_Result do_confirm(struct upn_portal *p, struct MHD_Connection *c
 	struct upn_token_confirm c;
 	char srv[UPN_ADDRSTRLEN], expires[UPN_TIMESTRLEN];
 	struct upn_page_vals v = { .token = t };
+	int ret;
 
 	if (!p->cfg->confirm || upn_token_confirm_open(p->key, t, now_s(), &c)) {
 		p->st.rej_token++;
@@ -484,9 +507,9 @@ static enum MHD_Result do_confirm(struct upn_portal *p, struct MHD_Connection *c
 	if (!post)
 		return answer(p, conn, MHD_HTTP_OK, UPN_PAGE_CONFIRM_ASK, &v);
 	/* Counted against server_max when the confirmation mail was queued. */
-	if (enrol(p, &c.client, &c.server, c.mail, false))
-		return error_page(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "The address table is full.");
+	ret = enrol(p, &c.client, &c.server, c.mail, false);
+	if (ret)
+		return enrol_failed(p, conn, ret);
 	p->st.confirmed++;
 	return answer_when_durable(p, conn, rq, MHD_HTTP_OK, UPN_PAGE_CONFIRM_DONE, &v);
 }
@@ -590,7 +613,7 @@ static enum MHD_Result dispatch(struct upn_portal *p, struct MHD_Connection *con
 				struct portal_req *rq, const char *url, bool post)
 {
 	struct upn_addr client, local;
-	uint16_t port = local_of(conn, &local);
+	uint16_t port = local_of(p, conn, &local);
 	char srv[UPN_ADDRSTRLEN];
 	struct upn_page_vals v = { .retry_after = 1 };
 
@@ -890,7 +913,7 @@ void upn_portal_server_state(struct upn_portal *p, const struct upn_addr *server
 	char a[UPN_ADDRSTRLEN];
 	int ret;
 
-	if (!p)
+	if (!p || !p->net)
 		return;
 	ret = down ? upn_portalnet_add(p->net, server) : upn_portalnet_del(p->net, server);
 	if (ret) {
@@ -931,14 +954,12 @@ static int gateway_of(struct upn_portal *p)
 	return 0;
 }
 
-struct upn_portal *upn_portal_open(struct upn_daemon *d)
+/* Everything but the listener, the nft table and the loop. */
+static struct upn_portal *portal_new(struct upn_daemon *d)
 {
 	const struct upn_portal_config *cfg = &d->cfg.portal;
 	struct upn_portal *p = calloc(1, sizeof(*p));
-	const union MHD_DaemonInfo *di;
-	uint16_t port = 0;
 	char err[512];
-	int ret;
 
 	if (!p) {
 		upn_err("portal: out of memory");
@@ -963,8 +984,7 @@ struct upn_portal *upn_portal_open(struct upn_daemon *d)
 		 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 		 "form-action 'self'%s%s; frame-ancestors 'none'",
 		 cfg->gateway_url[0] ? " " : "", cfg->gateway_url);
-	ret = upn_pages_load(&p->pages, cfg->templates, err, sizeof(err));
-	if (ret) {
+	if (upn_pages_load(&p->pages, cfg->templates, err, sizeof(err))) {
 		upn_err("portal: templates: %s", err);
 		goto fail;
 	}
@@ -973,36 +993,73 @@ struct upn_portal *upn_portal_open(struct upn_daemon *d)
 		upn_err("portal: out of memory");
 		goto fail;
 	}
+	return p;
+fail:
+	upn_portal_close(p);
+	return NULL;
+}
+
+/* libmicrohttpd on @listen_fd, or with no listener of its own for -1. */
+static int start_mhd(struct upn_portal *p, int listen_fd)
+{
+	const struct upn_portal_config *cfg = p->cfg;
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *di;
+	struct MHD_OptionItem opts[] = {
+		/* Our own count (on_accept) refuses first and counts it; MHD's is a
+		 * backstop. */
+		{ MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, p },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, p },
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, p },
+		/* Last, so that without a listener it is left off. */
+		{ listen_fd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (listen_fd < 0)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	p->mhd = MHD_start_daemon(flags, 0, on_accept, p, on_request, p, MHD_OPTION_ARRAY, opts,
+				  MHD_OPTION_END);
+	if (!p->mhd) {
+		upn_err("portal: libmicrohttpd would not start on %s", cfg->listen);
+		return -1;
+	}
+	di = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di) {
+		upn_err("portal: libmicrohttpd has no epoll descriptor");
+		return -1;
+	}
+	p->epfd = di->epoll_fd;
+	return 0;
+}
+
+struct upn_portal *upn_portal_open(struct upn_daemon *d)
+{
+	const struct upn_portal_config *cfg = &d->cfg.portal;
+	struct upn_portal *p = portal_new(d);
+	char ports[UPN_PORTAL_PORTS_MAX * 6 + 1] = "";
+	uint16_t port = 0;
+	char err[512];
+	size_t off = 0;
+
+	if (!p)
+		return NULL;
 	p->listen_fd = upn_portal_listen(cfg->listen, &port, err, sizeof(err));
 	if (p->listen_fd < 0) {
 		upn_err("portal: listen = %s: %s", cfg->listen, err);
 		goto fail;
 	}
-	p->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, p,
-		on_request, p, MHD_OPTION_LISTEN_SOCKET, p->listen_fd,
-		/* Our own count (on_accept) refuses first and counts it; MHD's is a
-		 * backstop. */
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections + 16,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, p, MHD_OPTION_NOTIFY_CONNECTION,
-		on_connection, p, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, p, MHD_OPTION_END);
-	if (!p->mhd) {
-		upn_err("portal: libmicrohttpd would not start on %s", cfg->listen);
+	if (start_mhd(p, p->listen_fd))
 		goto fail;
-	}
-	di = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!di) {
-		upn_err("portal: libmicrohttpd has no epoll descriptor");
-		goto fail;
-	}
-	p->epfd = di->epoll_fd;
 	p->h = (struct upn_loop_handler){ on_ready, p };
 	if (upn_loop_add(&d->loop, p->epfd, EPOLLIN, &p->h)) {
 		upn_err("portal: cannot watch the listener: %s", strerror(errno));
 		goto fail;
 	}
+	p->in_loop = true;
 	p->net = upn_portalnet_open(
 		&(struct upn_portalnet_config){
 			.ports = cfg->ports,
@@ -1014,25 +1071,44 @@ struct upn_portal *upn_portal_open(struct upn_daemon *d)
 		err, sizeof(err));
 	if (!p->net) {
 		upn_err("portal: %s", err);
-		upn_loop_del(&d->loop, p->epfd);
 		goto fail;
 	}
 	upn_waitlist_foreach_server(&d->wl, add_down, p);
-	{
-		char ports[UPN_PORTAL_PORTS_MAX * 6 + 1] = "";
-		size_t off = 0;
-
-		for (size_t i = 0; i < cfg->nports; i++)
-			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u",
-						i ? "," : "", cfg->ports[i]);
-		upn_info("portal: answering port %s of down servers on %s (mode %s%s)", ports,
-			 cfg->listen, cfg->mode == UPN_PORTAL_GATEWAY ? "gateway" : "server",
-			 cfg->confirm ? ", double opt-in" : "");
-	}
+	for (size_t i = 0; i < cfg->nports; i++)
+		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u", i ? "," : "",
+					cfg->ports[i]);
+	upn_info("portal: answering port %s of down servers on %s (mode %s%s)", ports, cfg->listen,
+		 cfg->mode == UPN_PORTAL_GATEWAY ? "gateway" : "server",
+		 cfg->confirm ? ", double opt-in" : "");
 	return p;
 fail:
 	upn_portal_close(p);
 	return NULL;
+}
+
+struct upn_portal *upn_portal_open_detached(struct upn_daemon *d, const struct upn_addr *local)
+{
+	struct upn_portal *p = portal_new(d);
+
+	if (!p)
+		return NULL;
+	p->fake_local = *local;
+	if (start_mhd(p, -1)) {
+		upn_portal_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+int upn_portal_add_connection(struct upn_portal *p, int fd, const struct sockaddr *client,
+			      socklen_t len)
+{
+	return MHD_add_connection(p->mhd, fd, client, len) == MHD_YES ? 0 : -1;
+}
+
+void upn_portal_run(struct upn_portal *p)
+{
+	run_mhd(p);
 }
 
 void upn_portal_close(struct upn_portal *p)
@@ -1041,8 +1117,19 @@ void upn_portal_close(struct upn_portal *p)
 		return;
 	/* The interception goes first: from here on, connections reach the servers. */
 	upn_portalnet_close(p->net);
-	if (p->mhd) {
+	if (p->in_loop)
 		upn_loop_del(&p->d->loop, p->epfd);
+	if (p->mhd) {
+		/* libmicrohttpd stops only with every connection resumed. */
+		while (p->waiting) {
+			struct portal_req *rq = p->waiting;
+
+			p->waiting = rq->next;
+			rq->queued = false;
+			MHD_resume_connection(rq->conn);
+		}
+		p->waiting_tail = &p->waiting;
+		p->nwaiting = 0;
 		/* Answers still waiting for the store are dropped with their connections;
 		 * the registrations themselves are in the journal, which drain() commits. */
 		MHD_stop_daemon(p->mhd);
@@ -1068,9 +1155,10 @@ void upn_portal_get_stats(const struct upn_portal *p, struct upn_portal_stats *o
 void upn_portal_stats_json(const struct upn_portal *p, json_t *c, json_t *g)
 {
 	const struct upn_portal_stats *s = &p->st;
-	struct upn_portalnet_stats ns;
+	struct upn_portalnet_stats ns = { 0 };
 
-	upn_portalnet_get_stats(p->net, &ns);
+	if (p->net)
+		upn_portalnet_get_stats(p->net, &ns);
 	COUNTER(c, "portal.connections", s->connections);
 	COUNTER(c, "portal.pages", s->pages);
 	COUNTER(c, "portal.already_registered", s->already_registered);

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 
@@ -52,6 +53,14 @@ struct upn_portal_stats {
  * error, logged. */
 struct upn_portal *upn_portal_open(struct upn_daemon *d);
 void upn_portal_close(struct upn_portal *p);
+/* For the fuzzer and tests: a portal with no listener, no nft table and no place in
+ * the loop. Connections are handed in with upn_portal_add_connection() and served by
+ * upn_portal_run(); one whose local address is no IP one (a socketpair's) is taken
+ * for a connection to @local. */
+struct upn_portal *upn_portal_open_detached(struct upn_daemon *d, const struct upn_addr *local);
+int upn_portal_add_connection(struct upn_portal *p, int fd, const struct sockaddr *client,
+			      socklen_t len);
+void upn_portal_run(struct upn_portal *p);
 /* A server's state changed (waitlist.h's on_state). */
 void upn_portal_server_state(struct upn_portal *p, const struct upn_addr *server, bool down);
 /* The loop's turn: HTTP work that is due, and answers whose registrations the store
