@@ -439,13 +439,50 @@ static void test_urls(void **state)
 	assert_int_equal(upn_token_unsub_url(key, "http://a", "a@b", url, 10), -ENOSPC);
 }
 
+/* The MAC is crypto_auth's, whatever key came before: the keyed state kept per thread
+ * must follow a change of key. */
+static void test_mac_is_crypto_auth(void **state)
+{
+	unsigned char k1[UPN_TOKEN_KEYBYTES], k2[UPN_TOKEN_KEYBYTES], m[crypto_auth_BYTES];
+	unsigned char in[1 + 5] = { 'x', 'h', 'e', 'l', 'l', 'o' }, bin[crypto_auth_BYTES];
+	char tok[128], want[64];
+	size_t blen;
+	const char *dot;
+
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	for (int round = 0; round < 4; round++) {
+		const unsigned char *k = round & 1 ? k2 : k1;
+
+		assert_int_equal(upn_token_make(k, 'x', in + 1, 5, tok, sizeof(tok)), 0);
+		crypto_auth(m, in, sizeof(in), k);
+		dot = strrchr(tok, '.');
+		assert_non_null(dot);
+		assert_int_equal(sodium_base642bin(bin, sizeof(bin), dot + 1, strlen(dot + 1), NULL,
+						   &blen, NULL,
+						   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+				 0);
+		assert_int_equal(blen, sizeof(m));
+		assert_memory_equal(bin, m, sizeof(m));
+		/* And the other key's token does not open with this one. */
+		assert_int_equal(upn_token_open(round & 1 ? k1 : k2, 'x', tok, want, sizeof(want),
+						NULL),
+				 -EBADMSG);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_tamper),
-		cmocka_unit_test(test_bad_form),   cmocka_unit_test(test_kinds),
-		cmocka_unit_test(test_csrf),	   cmocka_unit_test(test_confirm),
-		cmocka_unit_test(test_unsub),	   cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_bad_form),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_csrf),
+		cmocka_unit_test(test_confirm),
+		cmocka_unit_test(test_unsub),
+		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_mac_is_crypto_auth),
 	};
 
 	return cmocka_run_group_tests_name("token", tests, NULL, NULL);

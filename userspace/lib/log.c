@@ -16,6 +16,11 @@ void upn_log_open(const char *ident, int to_stderr, int max_level)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+int upn_log_wants(int level)
+{
+	return level <= threshold;
+}
+
 void upn_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg",	"alert",  "crit", "error",
