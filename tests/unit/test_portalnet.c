@@ -277,7 +277,9 @@ static void test_open_close(void **state)
 		     "ip daddr @down4 tcp dport 80 tproxy ip to :8080 meta mark set 0x0075706e accept") &&
 		      strstr(s,
 			     "ip6 daddr @down6 tcp dport 80 tproxy ip6 to :8080 meta mark set 0x0075706e accept") &&
-		      strstr(s, "tcp dport 80 socket transparent 1 meta mark set 0x0075706e accept") &&
+		      strstr(s,
+			     "tcp dport 80 tcp flags != syn / fin,syn,rst,ack socket transparent 1 "
+			     "meta mark set 0x0075706e accept") &&
 		      strstr(s, "hook prerouting priority mangle"),
 	      "table: %s", s);
 	assert_int_equal(count(capture("ip -4 rule"), "fwmark 0x75706e lookup 30570"), 1);
