@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,6 +199,25 @@ static int open_source(struct runtime *rt)
 	return 0;
 }
 
+/* Every portal connection is a descriptor: raise the soft limit to the hard one, so
+ * that max_connections is what limits them, not a default of 1024. */
+static void raise_nofile(const struct upn_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->portal.max_connections + 256;
+
+	if (!cfg->portal.enable || getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		upn_warn("portal: only %llu file descriptors for max_connections = %u; raise "
+			 "LimitNOFILE",
+			 (unsigned long long)rl.rlim_cur, cfg->portal.max_connections);
+}
+
 /* The portal intercepts exactly the servers that are down. */
 static void on_server_state(void *ctx, const struct upn_addr *server, uint8_t old, uint8_t now)
 {
@@ -298,6 +318,7 @@ static int setup(struct runtime *rt)
 		return -1;
 
 	if (d->cfg.portal.enable) {
+		raise_nofile(&d->cfg);
 		d->portal = upn_portal_open(d);
 		if (!d->portal)
 			return -1;

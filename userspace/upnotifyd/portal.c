@@ -31,6 +31,11 @@
 #define CONN_MEMORY (16 * 1024)
 /* Form fields are copied into fixed buffers; a longer value is a bad request. */
 #define FIELD_MAX 64
+/* The inquiry page served to a client is served again as it is to the same client
+ * for this long: a reload, a script or a crawler hammering the page costs a
+ * lookup, not a MAC and a render. Its CSRF token stays as good as a fresh one. */
+#define PAGE_CACHE_MS 1000
+#define PAGE_CACHE_SLOTS 256 /* a power of two */
 /* A connection, even a busy keep-alive one, is closed after this many timeouts: a
  * browser just opens another; a slow-drip client gets no more than this. */
 #define CONN_LIFETIMES 6
@@ -51,6 +56,12 @@ struct upn_portal {
 	char action[UPN_URL_MAX + 32];
 	char csp[UPN_URL_MAX + 128];
 	uint32_t open_conns;
+	struct cached_page {
+		struct upn_addr client, server;
+		int64_t until_ms;
+		struct MHD_Response *r;
+		bool registered; /* the "you are registered" page */
+	} cache[PAGE_CACHE_SLOTS];
 	struct portal_conn *conns, *conns_tail; /* by age */
 	struct portal_conn *fresh, *fresh_tail; /* by age, no request yet */
 	struct portal_req *waiting;		/* suspended until durable, oldest first */
@@ -86,9 +97,12 @@ struct portal_req {
 struct portal_conn {
 	int64_t opened_ms;
 	int fd;
-	bool had_request;		 /* its first request's headers came in */
-	bool cut;			 /* shut down by the portal's own timer, already counted */
-	struct portal_conn *prev, *next; /* every connection, by age */
+	bool had_request; /* its first request's headers came in */
+	bool cut;	  /* shut down by the portal's own timer, already counted */
+	bool local_set;	  /* local, local_port: the socket's own address */
+	uint16_t local_port;
+	struct upn_addr local;
+	struct portal_conn *prev, *next;   /* every connection, by age */
 	struct portal_conn *fprev, *fnext; /* those still without a request, by age */
 };
 
@@ -225,26 +239,42 @@ static void client_of(struct MHD_Connection *conn, struct upn_addr *out)
 		addr_from_sockaddr(ci->client_addr, out);
 }
 
-/* The connection's local address: a down server's when it was intercepted. */
+/* The connection's local address: a down server's when it was intercepted. Asked
+ * of the socket once per connection, not per request. */
 static uint16_t local_of(const struct upn_portal *p, struct MHD_Connection *conn,
 			 struct upn_addr *out)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *sc =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct portal_conn *pc = sc ? sc->socket_context : NULL;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	uint16_t port;
 
+	if (pc && pc->local_set) {
+		*out = pc->local;
+		return pc->local_port;
+	}
 	memset(out, 0, sizeof(*out));
 	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len))
 		return 0;
 	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
 		/* Detached (the fuzzer's socketpairs). */
 		*out = p->fake_local;
-		return p->cfg->ports[0];
+		port = p->cfg->ports[0];
+	} else {
+		addr_from_sockaddr((struct sockaddr *)&ss, out);
+		port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						       ((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
-	addr_from_sockaddr((struct sockaddr *)&ss, out);
-	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-					       ((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (pc) {
+		pc->local = *out;
+		pc->local_port = port;
+		pc->local_set = true;
+	}
+	return port;
 }
 
 static bool is_down(struct upn_portal *p, const struct upn_addr *server)
@@ -294,34 +324,78 @@ static const struct upn_client *known(struct upn_portal *p, const struct upn_add
 
 /* ---- the pages ---- */
 
+static struct cached_page *cache_slot(struct upn_portal *p, const struct upn_addr *client,
+				      const struct upn_addr *server)
+{
+	uint32_t h = 2166136261u;
+
+	/* FNV-1a: a collision costs a render, nothing else. */
+	for (size_t i = 0; i < sizeof(client->a); i++)
+		h = (h ^ client->a[i]) * 16777619u;
+	for (size_t i = 0; i < sizeof(server->a); i++)
+		h = (h ^ server->a[i]) * 16777619u;
+	return &p->cache[h & (PAGE_CACHE_SLOTS - 1)];
+}
+
+/* A registration changes what the client is shown. */
+static void cache_forget(struct upn_portal *p, const struct upn_addr *client,
+			 const struct upn_addr *server)
+{
+	struct cached_page *c = cache_slot(p, client, server);
+
+	if (c->r && upn_addr_eq(&c->client, client) && upn_addr_eq(&c->server, server))
+		c->until_ms = 0;
+}
+
 static enum MHD_Result inquiry(struct upn_portal *p, struct MHD_Connection *conn,
 			       const struct upn_addr *client, const struct upn_addr *server,
 			       uint16_t port)
 {
+	struct cached_page *c = cache_slot(p, client, server);
 	const struct upn_wl_server *s = upn_waitlist_server(&p->d->wl, server);
 	char srv[UPN_ADDRSTRLEN], since[UPN_TIMESTRLEN], csrf[UPN_TOKEN_LEN_MAX + 1];
 	char masked[UPN_MAIL_MAX + 8];
+	int64_t now = upn_now_mono_ms();
 	const struct upn_client *cl;
 	struct upn_page_vals v = {
-		.server = upn_addr_fmt(server, srv),
-		.since = s ? upn_time_fmt(s->since, 1, since) : NULL,
 		.action = p->action,
 		.csrf = csrf,
 		.retry_after = RETRY_AFTER_S,
 	};
+	struct MHD_Response *r;
 
 	record_attempt(p, client, server, port);
+	p->st.pages++;
+	if (c->r && c->until_ms > now && upn_addr_eq(&c->client, client) &&
+	    upn_addr_eq(&c->server, server)) {
+		p->st.already_registered += c->registered;
+		return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, c->r);
+	}
 	if (upn_token_csrf_make(p->key, client, server, now_s(), csrf, sizeof(csrf)))
 		return error_page(p, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-	p->st.pages++;
+	v.server = upn_addr_fmt(server, srv);
+	v.since = s ? upn_time_fmt(s->since, 1, since) : NULL;
 	cl = known(p, client);
 	if (cl) {
 		upn_mail_mask(cl->mail, masked, sizeof(masked));
 		v.mail = masked;
 		p->st.already_registered++;
-		return answer(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE, UPN_PAGE_REGISTERED, &v);
 	}
-	return answer(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE, UPN_PAGE_INQUIRY, &v);
+	r = render(p, cl ? UPN_PAGE_REGISTERED : UPN_PAGE_INQUIRY, &v);
+	if (!r)
+		return MHD_NO;
+	/* The slot's old page may still be on its way to a client: MHD counts its
+	 * references, and this drops only ours. */
+	if (c->r)
+		MHD_destroy_response(c->r);
+	*c = (struct cached_page){
+		.client = *client,
+		.server = *server,
+		.until_ms = now + PAGE_CACHE_MS,
+		.r = r,
+		.registered = cl != NULL,
+	};
+	return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 }
 
 static void unsuppress(struct upn_portal *p, const char *mail)
@@ -348,6 +422,7 @@ static int enrol(struct upn_portal *p, const struct upn_addr *client, const stru
 	ret = upn_clients_set(&p->d->clients, &pfx, mail, now_s(), false);
 	if (ret)
 		return ret;
+	cache_forget(p, client, server);
 	unsuppress(p, mail);
 	if (is_down(p, server)) {
 		uint32_t idx = upn_waitlist_find(&p->d->wl, server, client);
@@ -1136,6 +1211,9 @@ void upn_portal_close(struct upn_portal *p)
 	}
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
+	for (size_t i = 0; i < PAGE_CACHE_SLOTS; i++)
+		if (p->cache[i].r)
+			MHD_destroy_response(p->cache[i].r);
 	upn_pages_free(p->pages);
 	upn_ratelimit_destroy(&p->by_client);
 	upn_ratelimit_destroy(&p->by_mail);
