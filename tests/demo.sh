@@ -11,10 +11,13 @@
 #                                 Postfix on 127.0.0.1:2525 -> Maildir net-snmp's snmpd
 #
 # A client reaches the healthy server; the server goes down; two clients try and
-# fail; upnotifyd puts them on the server's waitlist, which survives kill -9; the
-# server comes back and its snmpd sends coldStart as it starts; Postfix delivers one
-# mail to each waiting client's address, and the demo prints them. Recovery here is by
-# the trap alone (probes and neighbour events are off). Exits nonzero if any step fails.
+# fail; upnotifyd puts them on the server's waitlist, which survives kill -9; a third
+# client, whose address nobody knows, opens the dead server's web page and gets the
+# gateway's inquiry portal instead, and leaves its address; the server comes back and
+# its snmpd sends coldStart as it starts; Postfix delivers one mail to each waiting
+# client's address, with an unsubscribe link, and the demo prints them. Recovery here
+# is by the trap alone (probes and neighbour events are off). Exits nonzero if any
+# step fails.
 set -e
 . "$(dirname "$0")/scenarios/lib.sh"
 
@@ -84,11 +87,13 @@ gw_pf_start >/dev/null || die "Postfix did not start"
 step "upnotifyd starts on the gateway: SNMP traps on udp:$GW_S:$SNMP_PORT, mail via $MAIL_RELAY."
 CFG_SYN_TIMEOUT=2s
 CFG_CLIENTS="$C1 = sato@example.test
-198.51.100.0/24 = lab@example.test"
+$C2 = lab@example.test"
 cfg_mail
 cfg_recovery snmp_listen=udp:$GW_S:$SNMP_PORT snmp_community=$SNMP_COMMUNITY
-daemon_start >/dev/null || die "upnotifyd did not start"
-say "    [clients] $C1 = sato@example.test, 198.51.100.0/24 = lab@example.test"
+cfg_portal
+portal_daemon_start >/dev/null || die "upnotifyd did not start"
+say "    [clients] $C1 = sato@example.test, $C2 = lab@example.test" \
+	"    [portal]  answers port 80 of down servers; links on $PORTAL_URL"
 
 step "A client visits the healthy server."
 out=$(in_c timeout 5 socat -T2 - "TCP:$S1:$PORT,bind=$C1,connect-timeout=2" </dev/null 2>&1) ||
@@ -102,16 +107,33 @@ server_link_down
 for c in $C1 $C2; do
 	shown client nc -v -z -w 3 -s $c $S1 $PORT || true
 done
+say "    (The second \"succeeded\": from the first failure on, the gateway answers port $PORT" \
+	"    in the server's place, the portal of step 7. Its connection is a failed access too.)"
 
 step "upnotifyd has put both on the server's waitlist (upnotifyctl waitlist):"
 poll 10 wl_has $S1 $C1 || die "$C1 is not on the waitlist"
 poll 10 wl_has $S1 $C2 || die "$C2 is not on the waitlist"
 ctl waitlist | sed 's/^/    /'
 
+step "A third client, $C3, that no table knows, opens http://$S1/: the gateway answers in its place."
+poll 5 portal_intercepts $S1 || die "the portal does not intercept $S1"
+http $C3 GET "http://$S1/"
+[ "$HTTP_CODE" = 503 ] || die "the portal answered $HTTP_CODE, not 503"
+say "    HTTP $HTTP_CODE, Retry-After: $(http_header Retry-After); the page says:"
+page_json | jq -r .text | fold -s -w 78 | sed 's/^/      /'
+csrf=$(form_field csrf) || die "the inquiry page has no form"
+
+step "It leaves an address, kim@example.test, and gets the confirmation page."
+http_post $C3 "http://$S1/.upnotify/register" "server=$S1" "csrf=$csrf" notify=yes \
+	mail=kim@example.test
+[ "$HTTP_CODE" = 200 ] || die "registering answered $HTTP_CODE"
+page_json | jq -r .text | fold -s -w 78 | sed 's/^/      /'
+poll 5 wl_has $S1 $C3 || die "$C3 is not on the waitlist"
+
 step "upnotifyd is killed (kill -9) and started again: the waitlist is still there."
 before=$(wl_sorted)
 daemon_kill9
-daemon_start >/dev/null || die "upnotifyd did not restart"
+portal_daemon_start >/dev/null || die "upnotifyd did not restart"
 [ "$before" = "$(wl_sorted)" ] || die "the waitlist changed across the restart"
 say "    $(ctl waitlist | head -n 1)"
 
@@ -124,14 +146,15 @@ poll 15 server_gone $S1 || die "the trap did not recover the server"
 grep -E 'info: (trap |server-up)' "$DLOG" | sed 's/^info: /    upnotifyd: /'
 
 step "Postfix delivers the mails (upnotifyctl outbox):"
-poll 15 mail_count_ge 2 || die "the mails did not arrive"
-poll 5 outbox_jq 'length == 2 and all(.[]; .state == "sent")' || die "the outbox is not all sent"
+poll 15 mail_count_ge 3 || die "the mails did not arrive"
+poll 5 outbox_jq 'length == 3 and all(.[]; .state == "sent")' || die "the outbox is not all sent"
 ctl outbox | sed 's/^/    /'
 n=0
 for f in $(mail_index | sort | cut -f4); do
 	n=$((n + 1))
 	say "    --- mail $n, from the Maildir"
-	say "    To: $(mail_header "$f" To)" "    Subject: $(mail_header "$f" Subject)"
+	say "    To: $(mail_header "$f" To)" "    Subject: $(mail_header "$f" Subject)" \
+		"    List-Unsubscribe: $(mail_header "$f" List-Unsubscribe | cut -c1-60)..."
 	mail_body "$f" | grep -v '^$' | sed 's/^/      /'
 done
 

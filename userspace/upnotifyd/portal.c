@@ -348,8 +348,7 @@ static void cache_forget(struct upn_portal *p, const struct upn_addr *client,
 }
 
 static enum MHD_Result inquiry(struct upn_portal *p, struct MHD_Connection *conn,
-			       const struct upn_addr *client, const struct upn_addr *server,
-			       uint16_t port)
+			       const struct upn_addr *client, const struct upn_addr *server)
 {
 	struct cached_page *c = cache_slot(p, client, server);
 	const struct upn_wl_server *s = upn_waitlist_server(&p->d->wl, server);
@@ -364,7 +363,6 @@ static enum MHD_Result inquiry(struct upn_portal *p, struct MHD_Connection *conn
 	};
 	struct MHD_Response *r;
 
-	record_attempt(p, client, server, port);
 	p->st.pages++;
 	if (c->r && c->until_ms > now && upn_addr_eq(&c->client, client) &&
 	    upn_addr_eq(&c->server, server)) {
@@ -687,11 +685,11 @@ static enum MHD_Result field(void *cls, enum MHD_ValueKind kind, const char *key
 static enum MHD_Result dispatch(struct upn_portal *p, struct MHD_Connection *conn,
 				struct portal_req *rq, const char *url, bool post)
 {
-	struct upn_addr client, local;
-	uint16_t port = local_of(p, conn, &local);
-	char srv[UPN_ADDRSTRLEN];
 	struct upn_page_vals v = { .retry_after = 1 };
+	struct upn_addr client, local;
+	char srv[UPN_ADDRSTRLEN];
 
+	local_of(p, conn, &local);
 	client_of(conn, &client);
 	if (rq->too_big) {
 		p->st.rej_too_big++;
@@ -710,7 +708,7 @@ static enum MHD_Result dispatch(struct upn_portal *p, struct MHD_Connection *con
 			return error_page(p, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 					  "The server is down; nothing was sent to it.");
 		}
-		return inquiry(p, conn, &client, &local, port);
+		return inquiry(p, conn, &client, &local);
 	}
 	/* The gateway's own address, or a server that came back while this connection
 	 * was open: only the former has nothing here. */
@@ -815,6 +813,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* The client's SYN to a down server was diverted here, before FORWARD, so neither
+ * source saw it: the connection itself is the failed access, whether or not an HTTP
+ * request follows (a probe, a non-HTTP client on port 80). */
+static void connected(struct upn_portal *p, struct MHD_Connection *conn)
+{
+	struct upn_addr client, local;
+	uint16_t port = local_of(p, conn, &local);
+
+	if (!is_down(p, &local))
+		return;
+	client_of(conn, &client);
+	if (client.family)
+		record_attempt(p, &client, &local, port);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
@@ -845,6 +858,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		else
 			p->fresh = pc;
 		p->fresh_tail = pc;
+		connected(p, conn);
 		return;
 	}
 	p->open_conns--;
