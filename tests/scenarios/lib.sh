@@ -357,6 +357,17 @@ topo_up() {
 		{ echo "# topology: IPv4 client -> server does not work" >&2; return 1; }
 	poll 5 in_c ping -c1 -W1 -I $C1_6 $S1_6 ||
 		{ echo "# topology: IPv6 client -> server does not work" >&2; return 1; }
+	# With the module, the gateway's hooks run from the namespace's first packet, not
+	# from the daemon's start as NFQUEUE's rules do: a ping above that failed while
+	# the links came up (NDP not yet answered, slower under emulation) leaves the
+	# server down in the module's table, which the daemon then loads. Start clean.
+	if [ "$UPN_SOURCE" = kmod ] && [ -x "$GENLPOKE" ]; then
+		local a
+		for a in $(in_g "$GENLPOKE" servers 2>/dev/null | awk '{ print $1 }'); do
+			echo "# topology: $a was down in the module after set-up; set up" >&2
+			in_g "$GENLPOKE" set-server "$a" up >/dev/null 2>&1 || true
+		done
+	fi
 }
 
 # Processes left in a namespace survive `ip netns del`; end them by pid first.
