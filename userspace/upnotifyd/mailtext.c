@@ -15,6 +15,7 @@
 #include "limits.h"
 #include "timefmt.h"
 #include "log.h"
+#include "placeholder.h"
 
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -29,8 +30,6 @@ enum {
 	NAME_MAX_LEN = 76,
 	/* Headers a template may add; a template is not a mailing list manager. */
 	TEMPLATE_HEADERS_MAX = 32,
-	/* The longest placeholder name, "server_name" and friends, with slack. */
-	PLACEHOLDER_MAX = 32,
 };
 
 /* Unix seconds of 9999-12-31T23:59:59Z: beyond it dates do not format. */
@@ -274,24 +273,7 @@ static void vals_free(struct vals *v)
  * when the word is no placeholder of ours. */
 static size_t placeholder_at(const char *s, size_t n, int *idx)
 {
-	size_t i;
-
-	*idx = -1;
-	for (i = 1; i < n && i <= PLACEHOLDER_MAX; i++) {
-		if (s[i] == '}')
-			break;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
-			return 0;
-	}
-	if (i == 1 || i >= n || s[i] != '}')
-		return 0;
-	for (int k = 0; k < PH_COUNT; k++) {
-		if (strlen(ph_names[k]) == i - 1 && !memcmp(ph_names[k], s + 1, i - 1)) {
-			*idx = k;
-			break;
-		}
-	}
-	return i + 1;
+	return upn_placeholder_at(s, n, ph_names, PH_COUNT, idx);
 }
 
 /* Expands @s into @out. In the body every line end (CRLF, LF or a lone CR) becomes

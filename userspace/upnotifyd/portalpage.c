@@ -17,12 +17,11 @@
 
 #include "limits.h"
 #include "log.h"
+#include "placeholder.h"
 
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 
 enum {
-	/* The longest placeholder name, "server_name" and friends, with slack. */
-	PLACEHOLDER_MAX = 32,
 	/* Derived values (server_full, mail_masked, ...) of ordinary length are built
 	 * on the stack; only absurdly long values cost a second malloc. */
 	SCRATCH_STACK = 2048,
@@ -378,27 +377,10 @@ const char *upn_page_builtin(enum upn_page which)
 }
 
 /* The length of the "{word}" at @s, 0 if there is none; its index in @idx, or -1
- * when the word is no placeholder of ours (as in mailtext.c). */
+ * when the word is no placeholder of ours. */
 static size_t placeholder_at(const char *s, size_t n, int *idx)
 {
-	size_t i;
-
-	*idx = -1;
-	for (i = 1; i < n && i <= PLACEHOLDER_MAX; i++) {
-		if (s[i] == '}')
-			break;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
-			return 0;
-	}
-	if (i == 1 || i >= n || s[i] != '}')
-		return 0;
-	for (int k = 0; k < PH_COUNT; k++) {
-		if (strlen(ph_names[k]) == i - 1 && !memcmp(ph_names[k], s + 1, i - 1)) {
-			*idx = k;
-			break;
-		}
-	}
-	return i + 1;
+	return upn_placeholder_at(s, n, ph_names, PH_COUNT, idx);
 }
 
 static void tmpl_free(struct tmpl *t)
