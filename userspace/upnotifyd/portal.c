@@ -423,13 +423,11 @@ static int enrol(struct upn_portal *p, const struct upn_addr *client, const stru
 	cache_forget(p, client, server);
 	unsuppress(p, mail);
 	if (is_down(p, server)) {
-		uint32_t idx = upn_waitlist_find(&p->d->wl, server, client);
-
-		/* What the client tried, as far as the waitlist knows it; a client
-		 * confirming from elsewhere tried the portal's first port. */
-		record_attempt(p, client, server,
-			       idx != UPN_NIL ? upn_waitlist_entry(&p->d->wl, idx)->port :
-						p->cfg->ports[0]);
+		/* Its connection to the portal put it on the waitlist already; one
+		 * confirming from elsewhere, or after a purge, goes on it now, as having
+		 * tried the portal's first port. Not counted twice either way. */
+		if (upn_waitlist_find(&p->d->wl, server, client) == UPN_NIL)
+			record_attempt(p, client, server, p->cfg->ports[0]);
 		s = upn_waitlist_server(&p->d->wl, server);
 		if (s && count)
 			s->registrations++;
@@ -474,12 +472,6 @@ static enum MHD_Result enrol_failed(struct upn_portal *p, struct MHD_Connection 
 			  "No more addresses can be registered now.");
 }
 
-static bool mail_ok(const char *mail)
-{
-	/* upn_mail_valid refuses spaces and controls, so no CR, LF or header. */
-	return mail[0] && strlen(mail) <= UPN_MAIL_MAX && upn_mail_valid(mail);
-}
-
 static enum MHD_Result do_register(struct upn_portal *p, struct MHD_Connection *conn,
 				   struct portal_req *rq, const struct upn_addr *client)
 {
@@ -511,7 +503,9 @@ static enum MHD_Result do_register(struct upn_portal *p, struct MHD_Connection *
 		p->st.declined++;
 		return answer(p, conn, MHD_HTTP_OK, UPN_PAGE_DECLINED, &v);
 	}
-	if (rq->long_mail || !mail_ok(rq->mail)) {
+	/* upn_mail_valid refuses empty, overlong, spaces and controls: no CR, LF or
+	 * header can get through. */
+	if (rq->long_mail || !upn_mail_valid(rq->mail)) {
 		p->st.rej_address++;
 		return error_page(p, conn, MHD_HTTP_BAD_REQUEST,
 				  "That is not a mail address we can use.");
