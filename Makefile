@@ -22,7 +22,7 @@ include scripts/kernel.env
 KDIR ?= /lib/modules/$(KVER)/build
 
 PKGS := libmnl libnetfilter_queue sqlite3 inih jansson libsodium netsnmp libesmtp-1.0 libssl \
-	libmicrohttpd libnftables
+	libmicrohttpd libnftables libcrypto gmime-3.0 libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -11,12 +11,16 @@ PKGS=(
 	make gcc pkg-config clang libclang-rt-dev
 	libmnl-dev libnetfilter-queue-dev libsqlite3-dev libinih-dev libjansson-dev
 	libsodium-dev libsnmp-dev libesmtp-dev libssl-dev
+	# relay lists: HMAC (libssl), received mail (gmime), POP3 and webhooks (curl)
+	libgmime-3.0-dev libcurl4-openssl-dev
 	# the inquiry portal: HTTP, and the nft set of down servers it intercepts
 	libmicrohttpd-dev libnftables-dev
 	# run: upnotifyd installs its rules with iptables-nft and drops an empty table with nft
 	iptables nftables
 	# tests: a real MTA and a real SNMP agent and trap sender
 	libcmocka-dev sqlite3 iproute2 netcat-openbsd curl socat postfix snmpd snmp
+	# the agent's and the mail commands' POP3 mailbox
+	dovecot-core dovecot-pop3d
 	# STARTTLS and AUTH checks of the mail tests
 	openssl sasl2-bin
 	procps psmisc jq
