@@ -69,10 +69,15 @@ static void clients_up(struct upn_daemon *d)
 	CHECK(!upn_clients_set(&d->clients, &p, "campus@example.org", d->started, true));
 	CHECK(!upn_prefix_parse("2001:db8::/32", &p));
 	CHECK(!upn_clients_set(&d->clients, &p, "v6@example.org", d->started, false));
+	CHECK(!upn_srvmap_init(&d->srvmap, UPN_SRVMAP_MAX, &d->journal));
+	CHECK(!upn_prefix_parse("192.0.2.0/24", &p));
+	CHECK(!upn_srvmap_set(&d->srvmap, &p, UPN_RELAY_WEBHOOK, "https://hooks.example.org/u", "",
+			      d->started, true));
 }
 
 static void clients_down(struct upn_daemon *d)
 {
+	upn_srvmap_destroy(&d->srvmap);
 	upn_clients_destroy(&d->clients);
 	upn_journal_destroy(&d->journal);
 }

@@ -114,6 +114,60 @@ while IFS='|' read -r line repl why; do
 	fi
 done <<<"$CASES"
 
+# [servers] and [relay]: --check reads the key file too. Each case is the text after
+# the base config (whose last line is 18): [relay] on 19-20, [servers] on 21, the entry on 22.
+printf 'agent-1 %s\n# spare\nspare %s\n' 00112233445566778899aabbccddeeff \
+	ffeeddccbbaa99887766554433221100ffeeddcc >"$UPN_TMP/relay.keys"
+chmod 600 "$UPN_TMP/relay.keys"
+cp "$UPN_TMP/relay.keys" "$UPN_TMP/open.keys"
+chmod 644 "$UPN_TMP/open.keys"
+RELAY_CASES="
+0  | relay.keys | 10.0.2.0/24 = server agent@srv.example.test
+0  | relay.keys | 10.0.3.0/24 = nms nms@example.test spare
+0  | relay.keys | 2001:db8:2::/64 = webhook https://status.example.test/h agent-1
+22 | relay.keys | 10.0.2.0/24 = server agent@srv.example.test nope
+22 | relay.keys | 10.0.2.0/24 = relay agent@srv.example.test
+22 | relay.keys | 10.0.2.0/24 = server
+22 | relay.keys | 10.0.2.0/24 = webhook ftp://status.example.test/
+22 |            | 10.0.2.0/24 = nms nms@example.test
+-  | open.keys  | 10.0.2.0/24 = nms nms@example.test
+"
+while IFS='|' read -r line keys entry; do
+	line=${line// /}
+	[ -n "$line" ] || continue
+	keys=$(trim "$keys")
+	entry=$(trim "$entry")
+	n=$((n + 1))
+	conf=$UPN_TMP/case$n.conf
+	{
+		base
+		echo "[relay]"
+		if [ -n "$keys" ]; then echo "key_file = $UPN_TMP/$keys"; else echo "max_clients = 10"; fi
+		echo "[servers]"
+		echo "$entry"
+	} >"$conf"
+	rc=0
+	out=$(timeout 10 "$UPNOTIFYD" -c "$conf" --check 2>&1) || rc=$?
+	if [ "$line" = 0 ]; then
+		if [ $rc -eq 0 ]; then
+			pass "good: [servers] $entry"
+		else
+			fail "good: [servers] $entry" "exit $rc, expected 0" "output: $out"
+		fi
+	elif [ "$line" = - ]; then
+		if [ $rc -eq 2 ] && grep -qF "$conf: [relay] key_file: " <<<"$out"; then
+			pass "bad: a key file readable by others -> exit 2"
+		else
+			fail "bad: a key file readable by others -> exit 2" "exit $rc" "output: $out"
+		fi
+	elif [ $rc -eq 2 ] && grep -qF "$conf:$line:" <<<"$out"; then
+		pass "bad: [servers] $entry (key file '$keys') -> exit 2, FILE:$line:"
+	else
+		fail "bad: [servers] $entry (key file '$keys') -> exit 2, FILE:$line:" "exit $rc" \
+			"output: $out"
+	fi
+done <<<"$RELAY_CASES"
+
 rc=0
 out=$(timeout 10 "$UPNOTIFYD" -c "$UPN_TMP/does-not-exist.conf" --check 2>&1) || rc=$?
 if [ $rc -ne 0 ] && grep -qF does-not-exist.conf <<<"$out"; then

@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "store.h"
 
 static const char *pfmt(const struct upn_prefix *p)
 {
@@ -265,6 +267,48 @@ static void chk_long_ok(const char *name, const struct upn_config *c)
 	expect(c->nwatch == 1, "%s", name);
 }
 
+static void chk_servers(const char *name, const struct upn_config *c)
+{
+	const struct upn_config_server *s = c->servers;
+
+	expect(c->nservers == 5, "%s: %zu servers", name, c->nservers);
+	if (c->nservers != 5)
+		return;
+	expect(!strcmp(pfmt(&s[0].prefix), "10.0.2.2/32") && s[0].mode == UPN_RELAY_SERVER &&
+		       !strcmp(s[0].target, "agent@srv.example.test") && !s[0].key_id[0] &&
+		       s[0].line == 4,
+	       "%s: 0", name);
+	expect(!strcmp(pfmt(&s[1].prefix), "10.0.3.0/24") && s[1].mode == UPN_RELAY_NMS &&
+		       !strcmp(s[1].target, "nms@example.test") && !strcmp(s[1].key_id, "nms.2") &&
+		       s[1].line == 5,
+	       "%s: 1", name);
+	expect(!strcmp(pfmt(&s[2].prefix), "2001:db8:2::/64") && s[2].mode == UPN_RELAY_WEBHOOK &&
+		       !strcmp(s[2].target, "https://status.example.test/hook?x=1") &&
+		       !strcmp(s[2].key_id, "hook_key-1"),
+	       "%s: 2", name);
+	expect(!strcmp(pfmt(&s[3].prefix), "2001:db8:3::7/128") && s[3].mode == UPN_RELAY_WEBHOOK &&
+		       !strcmp(s[3].target, "http://[2001:db8::9]:8080/h"),
+	       "%s: 3", name);
+	expect(!strcmp(pfmt(&s[4].prefix), "192.0.2.0/24") && s[4].mode == UPN_RELAY_DIRECT &&
+		       !s[4].target[0],
+	       "%s: 4", name);
+	expect(!strcmp(c->relay_key_file, "/etc/upnotify/relay.keys") &&
+		       c->mail.webhook_timeout_ms == 3000 && c->relay_max_clients == 500,
+	       "%s: [relay]", name);
+}
+
+static void chk_relay_defaults_direct(const char *name, const struct upn_config *c)
+{
+	expect(c->nservers == 1 && c->servers[0].mode == UPN_RELAY_DIRECT, "%s", name);
+}
+
+static void chk_relay_defaults(const char *name, const struct upn_config *c)
+{
+	expect(!c->nservers && !c->relay_key_file[0] && c->mail.webhook_timeout_ms == 10000 &&
+		       c->relay_max_clients == 100000,
+	       "%s", name);
+}
+
 /* ---- the table --------------------------------------------------------------------- */
 
 #define PAD40 "                                        "
@@ -272,6 +316,7 @@ static void chk_long_ok(const char *name, const struct upn_config *c)
 /* "watch =" + 181 blanks + "10.0.0.0/8" is 198 characters, the most inih reads in
  * one piece with its 200-byte buffer (the newline and the NUL take the rest). */
 #define X40 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define SRV "[relay]\nkey_file = /etc/upnotify/relay.keys\n[servers]\n"
 #define LINE198                                  \
 	"watch =" PAD160 "                     " \
 	"10.0.0.0/8"
@@ -478,6 +523,58 @@ static const struct config_case {
 	  "'a@b' is not a usable mail address" },
 	{ "socket path longer than sun_path", "[control]\nsocket = /run/" X40 X40 "/" X40 "\n",
 	  NULL, 2, "socket: longer than 107 characters" },
+	{ "servers",
+	  "[relay]\nkey_file = /etc/upnotify/relay.keys\n[servers]\n"
+	  "10.0.2.2 = server agent@srv.example.test\n"
+	  "10.0.3.0/24 = nms nms@example.test nms.2\n"
+	  "2001:db8:2::/64 = webhook https://status.example.test/hook?x=1 hook_key-1\n"
+	  "2001:db8:3::7 = webhook   http://[2001:db8::9]:8080/h\n"
+	  "192.0.2.0/24 = direct\n"
+	  "[relay]\nwebhook_timeout = 3s\nmax_clients = 500\n",
+	  chk_servers, 0, NULL },
+	{ "relay defaults", "[relay]\n[servers]\n", chk_relay_defaults, 0, NULL },
+	{ "direct needs no key file", "[servers]\n10.0.0.0/8 = direct\n", chk_relay_defaults_direct,
+	  0, NULL },
+	{ "server bad mode", SRV "10.0.2.2 = smtp agent@example.test\n", NULL, 4,
+	  "'10.0.2.2': expected direct, server, nms or webhook, got 'smtp'" },
+	{ "server no mode", SRV "10.0.2.2 =\n", NULL, 4,
+	  "'10.0.2.2': expected MODE [TARGET] [KEYID]" },
+	{ "server missing target", SRV "10.0.2.2 = server\n", NULL, 4,
+	  "'10.0.2.2' = server: needs the agent's mail address" },
+	{ "nms missing target", SRV "2001:db8::/32 = nms\n", NULL, 4,
+	  "'2001:db8::/32' = nms: needs the agent's mail address" },
+	{ "webhook missing target", SRV "10.0.2.2 = webhook\n", NULL, 4,
+	  "'10.0.2.2' = webhook: needs a URL" },
+	{ "server bad mail", SRV "10.0.2.2 = server agent\n", NULL, 4,
+	  "'10.0.2.2' = server: the target is not a usable mail address" },
+	{ "webhook bad URL scheme", SRV "10.0.2.2 = webhook ftp://example.test/x\n", NULL, 4,
+	  "'10.0.2.2' = webhook: the target is not an http:// or https:// URL" },
+	{ "webhook mail target", SRV "10.0.2.2 = webhook ops@example.test\n", NULL, 4,
+	  "the target is not an http:// or https:// URL" },
+	{ "direct with a target", SRV "10.0.2.2 = direct ops@example.test\n", NULL, 4,
+	  "'10.0.2.2' = direct: direct takes no target" },
+	{ "server bad key id", SRV "10.0.2.2 = server a@example.test bad/key\n", NULL, 4,
+	  "'10.0.2.2': 'bad/key' is not a key id" },
+	{ "server too many fields", SRV "10.0.2.2 = server a@example.test k1 extra\n", NULL, 4,
+	  "'10.0.2.2': too many fields; expected MODE [TARGET] [KEYID]" },
+	{ "server bad prefix", SRV "10.0.2.2/33 = direct\n", NULL, 4,
+	  "'10.0.2.2/33' is not an IPv4 or IPv6 address or prefix" },
+	{ "server host bits", SRV "2001:db8::1/64 = direct\n", NULL, 4,
+	  "'2001:db8::1/64' has host bits set beyond its prefix length" },
+	{ "server listed twice", SRV "10.0.2.0/24 = direct\n10.0.2.0/24 = nms n@example.test\n",
+	  NULL, 5, "'10.0.2.0/24' is listed twice (first on line 4)" },
+	{ "no key_file", "[servers]\n10.0.0.0/8 = direct\n10.0.2.2 = server a@example.test\n", NULL,
+	  3, "[servers] 10.0.2.2/32 = server needs [relay] key_file" },
+	{ "no key_file for a webhook",
+	  "[servers]\n2001:db8::/32 = webhook https://example.test/\n[relay]\nmax_clients = 5\n",
+	  NULL, 2, "[servers] 2001:db8::/32 = webhook needs [relay] key_file" },
+	{ "relay key_file relative", "[relay]\nkey_file = relay.keys\n", NULL, 2,
+	  "key_file: expected an absolute path" },
+	{ "relay webhook_timeout", "[relay]\nwebhook_timeout = 0s\n", NULL, 2, "webhook_timeout" },
+	{ "relay max_clients", "[relay]\nmax_clients = 0\n", NULL, 2, "max_clients" },
+	{ "relay max_clients over", "[relay]\nmax_clients = 1000001\n", NULL, 2, "max_clients" },
+	{ "relay unknown key", "[relay]\nmax_age = 1d\n", NULL, 2,
+	  "unknown key 'max_age' in [relay]" },
 	{ "client bad prefix", "[clients]\nnobody = a@example.org\n", NULL, 2,
 	  "'nobody' is not an IPv4 or IPv6 address or prefix" },
 	{ "line without =", "[detect]\nqueue = 1\nwatch 10.0.0.0/8\n", NULL, 3,
@@ -550,7 +647,8 @@ static void test_config_table(void **state)
 			continue;
 		}
 		/* A failed load leaves nothing to free. */
-		check(!cfg.watch && !cfg.ignore && !cfg.clients && !cfg.nwatch && !cfg.nclients,
+		check(!cfg.watch && !cfg.ignore && !cfg.clients && !cfg.nwatch && !cfg.nclients &&
+			      !cfg.servers && !cfg.nservers,
 		      "%s: lists left after an error", c->name);
 	}
 	check(!failures, "%d of %zu cases failed", failures, ARRAY_SIZE(cases));
@@ -567,6 +665,118 @@ static void test_config_missing_file(void **state)
 	/* A message longer than the buffer is cut, not overrun. */
 	assert_int_equal(upn_config_load("/nonexistent/upnotify.conf", &cfg, err, 8), -EINVAL);
 	assert_int_equal(strlen(err), 7);
+}
+
+/* Writes @text to a fresh file with @mode; the path goes into @path (64 bytes). */
+static void write_file(char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/upn-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+#define HEX32 "00112233445566778899aabbccddeeff"
+
+static const struct keys_case {
+	const char *name;
+	const char *keys;    /* the key file; NULL: none written (a missing file) */
+	mode_t mode;	     /* of the key file */
+	const char *servers; /* the [servers] lines, from line 4 */
+	int line;	     /* of the error; -1: OK; 0: "path: ..." */
+	const char *msg;     /* substring of the error, or the key ids given, ','-joined */
+} keys_cases[] = {
+	{ "default is the first key", "# keys\nfirst " HEX32 "\nsecond " HEX32 HEX32 "\n", 0600,
+	  "10.0.2.2 = server a@example.test\n10.0.3.0/24 = nms b@example.test second\n"
+	  "192.0.2.0/24 = direct\n",
+	  -1, "first,second,," },
+	{ "unknown key id", "first " HEX32 "\n", 0600,
+	  "10.0.2.2 = server a@example.test\n10.0.3.0/24 = nms b@example.test nope\n", 5,
+	  "[servers] 10.0.3.0/24: no key 'nope' in " },
+	{ "key file without keys", "# none yet\n", 0600, "10.0.2.2 = direct\n", 0,
+	  "[relay] key_file: " },
+	{ "keys, direct only", "first " HEX32 "\n", 0600, "10.0.2.2 = direct\n", -1, "," },
+	{ "key file readable by others", "first " HEX32 "\n", 0644,
+	  "10.0.2.2 = server a@example.test\n", 0, "[relay] key_file: " },
+	{ "bad key line", "first 0011\n", 0600, "10.0.2.2 = server a@example.test\n", 0,
+	  "[relay] key_file: " },
+	{ "missing key file", NULL, 0600, "10.0.2.2 = server a@example.test\n", 0,
+	  "[relay] key_file: " },
+};
+
+/* Lines of a key file that hold a key. */
+static size_t key_lines(const char *text)
+{
+	size_t n = 0;
+
+	for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "")
+		n += *l != '#' && *l != '\n';
+	return n;
+}
+
+static void test_config_relay_keys(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys_cases); i++) {
+		const struct keys_case *c = &keys_cases[i];
+		char kpath[64], cpath[64], text[1024], err[1024] = "", want[128], ids[256] = "";
+		struct upn_config cfg;
+		int ret;
+
+		if (c->keys)
+			write_file(kpath, c->keys, c->mode);
+		else
+			strcpy(kpath, "/nonexistent/relay.keys");
+		snprintf(text, sizeof(text), "[relay]\nkey_file = %s\n[servers]\n%s", kpath,
+			 c->servers);
+		write_file(cpath, text, 0600);
+		ret = upn_config_load(cpath, &cfg, err, sizeof(err));
+		check(!ret, "%s: load: %s", c->name, err);
+		ret = upn_config_relay_keys(&cfg, cpath, err, sizeof(err));
+		if (c->keys)
+			unlink(kpath);
+		unlink(cpath);
+		if (c->line < 0) {
+			check(!ret, "%s: %s", c->name, err);
+			for (size_t j = 0; j < cfg.nservers; j++)
+				snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s,",
+					 cfg.servers[j].key_id);
+			check(!strcmp(ids, c->msg), "%s: key ids '%s', want '%s'", c->name, ids,
+			      c->msg);
+			check(cfg.mail.relay_keys.n == key_lines(c->keys), "%s: %zu keys", c->name,
+			      cfg.mail.relay_keys.n);
+		} else {
+			if (c->line)
+				snprintf(want, sizeof(want), "%s:%d: ", cpath, c->line);
+			else
+				snprintf(want, sizeof(want), "%s: ", cpath);
+			check(ret == -EINVAL && !strncmp(err, want, strlen(want)) &&
+				      strstr(err + strlen(want), c->msg),
+			      "%s: got %d '%s', want '%s...%s'", c->name, ret, err, want, c->msg);
+			/* The keys are freed on error. */
+			check(!cfg.mail.relay_keys.v && !cfg.mail.relay_keys.n, "%s: keys left",
+			      c->name);
+		}
+		upn_config_free(&cfg);
+	}
+}
+
+/* Without key_file there is nothing to read, and nothing is needed. */
+static void test_config_relay_no_keys(void **state)
+{
+	struct upn_config cfg;
+	char err[256];
+
+	upn_config_defaults(&cfg);
+	assert_int_equal(upn_config_relay_keys(&cfg, "x.conf", err, sizeof(err)), 0);
+	assert_int_equal(cfg.mail.relay_keys.n, 0);
+	upn_config_free(&cfg);
 }
 
 static const struct mail_case {
@@ -615,6 +825,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_table),
 		cmocka_unit_test(test_config_missing_file),
+		cmocka_unit_test(test_config_relay_keys),
+		cmocka_unit_test(test_config_relay_no_keys),
 		cmocka_unit_test(test_mail_valid),
 	};
 

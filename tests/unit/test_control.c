@@ -43,12 +43,30 @@ static int setup(void **state)
 	    upn_detect_init(&d->detect, &d->cfg, &d->wl, no_emit, d))
 		return -1;
 	d->wl.clients = &d->clients;
+	if (upn_srvmap_init(&d->srvmap, UPN_SRVMAP_MAX, &d->journal))
+		return -1;
 	d->source = UPN_SOURCE_NFQUEUE;
 	d->started = (int64_t)(upn_now_real_ns() / 1000000000ull);
 	/* One entry from the config file. */
 	if (upn_prefix_parse("10.0.0.0/8", &p) ||
 	    upn_clients_set(&d->clients, &p, "campus@example.org", d->started, true))
 		return -1;
+	/* And one of the server mail table, signed with the first of two keys. */
+	if (upn_prefix_parse("10.1.0.0/16", &p) ||
+	    upn_srvmap_set(&d->srvmap, &p, UPN_RELAY_NMS, "cfg@example.org", "k1", d->started,
+			   true))
+		return -1;
+	d->cfg.mail.relay_keys.v = calloc(2, sizeof(struct upn_relay_key));
+	if (!d->cfg.mail.relay_keys.v)
+		return -1;
+	d->cfg.mail.relay_keys.n = 2;
+	for (int i = 0; i < 2; i++) {
+		snprintf(d->cfg.mail.relay_keys.v[i].id, sizeof(d->cfg.mail.relay_keys.v[i].id),
+			 "k%d", i + 1);
+		memset(d->cfg.mail.relay_keys.v[i].key, 'a' + i, 32);
+		d->cfg.mail.relay_keys.v[i].len = 32;
+	}
+	strcpy(d->cfg.relay_key_file, "/etc/upnotify/relay.keys");
 	*state = d;
 	return 0;
 }
@@ -59,7 +77,9 @@ static int teardown(void **state)
 
 	upn_detect_destroy(&d->detect);
 	upn_waitlist_destroy(&d->wl);
+	upn_srvmap_destroy(&d->srvmap);
 	upn_clients_destroy(&d->clients);
+	upn_store_ops_free_bodies(d->journal.ops, d->journal.n);
 	upn_journal_destroy(&d->journal);
 	upn_config_free(&d->cfg);
 	free(d);
@@ -171,6 +191,50 @@ static const struct err_case {
 	{ "{\"cmd\": \"clients.del\", \"prefix\": \"10.0.0.1/8\"}",
 	  "is not an IP address or prefix" },
 	{ "{\"cmd\": \"clients.del\"}", "expected {\"prefix\": ...}" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\"}",
+	  "expected {\"prefix\": ..., \"mode\": ..." },
+	{ "{\"cmd\": \"servers.add\", \"mode\": \"direct\"}", "expected {\"prefix\"" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"direct\","
+	  " \"target\": 5}",
+	  "expected {\"prefix\"" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"banana\", \"mode\": \"direct\"}",
+	  "'banana' is not an IP address or prefix" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.1/24\", \"mode\": \"direct\"}",
+	  "'192.0.2.1/24' has host bits set beyond its prefix length" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"smtp\"}",
+	  "mode: expected direct, server, nms or webhook, got 'smtp'" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"server\"}",
+	  "server: needs the agent's mail address" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"nms\","
+	  " \"target\": \"a@b.c\\r\\nBcc: x@y.z\"}",
+	  "nms: the target is not a usable mail address" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"webhook\","
+	  " \"target\": \"ftp://example.org/\"}",
+	  "webhook: the target is not an http:// or https:// URL" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"webhook\","
+	  " \"target\": \"http://example.org/\\r\\nX: y\"}",
+	  "webhook: the target is not an http:// or https:// URL" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"direct\","
+	  " \"target\": \"a@example.org\"}",
+	  "direct: direct takes no target" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"direct\","
+	  " \"key_id\": \"k1\"}",
+	  "direct takes no key id" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"server\","
+	  " \"target\": \"a@example.org\", \"key_id\": \"k3\"}",
+	  "no key 'k3' in /etc/upnotify/relay.keys" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"server\","
+	  " \"target\": \"a@example.org\", \"key_id\": \"k 1\"}",
+	  "'k 1' is not a key id" },
+	{ "{\"cmd\": \"servers.add\", \"prefix\": \"10.1.0.0/16\", \"mode\": \"server\","
+	  " \"target\": \"a@example.org\"}",
+	  "10.1.0.0/16 comes from the config file; change it there" },
+	{ "{\"cmd\": \"servers.del\", \"prefix\": \"192.0.2.0/24\"}",
+	  "192.0.2.0/24 is not in the server mail table" },
+	{ "{\"cmd\": \"servers.del\", \"prefix\": \"10.1.0.0/16\"}",
+	  "10.1.0.0/16 comes from the config file; remove it there" },
+	{ "{\"cmd\": \"servers.del\", \"prefix\": \"nope\"}", "'nope' is not an IP address" },
+	{ "{\"cmd\": \"servers.del\"}", "expected {\"prefix\": ...}" },
 };
 
 static void test_errors(void **state)
@@ -180,6 +244,7 @@ static void test_errors(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(err_cases); i++) {
 		const struct err_case *c = &err_cases[i];
 		uint32_t clients = upn_clients_count(&d->clients);
+		uint32_t servers = upn_srvmap_count(&d->srvmap);
 		size_t ops = d->journal.n;
 		int durable;
 		json_t *r = handle(d, c->line, &durable);
@@ -188,7 +253,8 @@ static void test_errors(void **state)
 		check(json_is_false(json_object_get(r, "ok")) && err && json_object_size(r) == 2,
 		      "'%s': %s", c->line, json_dumps(r, JSON_COMPACT));
 		check(strstr(err, c->error), "'%s': error '%s', want '%s'", c->line, err, c->error);
-		check(upn_clients_count(&d->clients) == clients && d->journal.n == ops,
+		check(upn_clients_count(&d->clients) == clients && d->journal.n == ops &&
+			      upn_srvmap_count(&d->srvmap) == servers,
 		      "'%s': a failed request changed something", c->line);
 		json_decref(r);
 	}
@@ -253,9 +319,14 @@ static void test_status(void **state)
 		"ctl.errors",
 		"ctl.refused",
 		"ctl.timeouts",
+		"relay.queued",
+		"relay.clients",
+		"relay.truncated",
+		"webhook.queued",
 	};
 	static const char *const gauges[] = {
-		"pending", "servers", "waiting", "clients", "waitlist_bytes", "store_backlog",
+		"pending",	  "servers",	   "waiting",	 "clients",
+		"waitlist_bytes", "store_backlog", "server_map",
 	};
 	struct upn_daemon *d = *state;
 	struct upn_control_stats cs;
@@ -580,12 +651,178 @@ static void test_clients_import(void **state)
 	json_decref(list);
 }
 
+/* ---- the server mail table ----------------------------------------------------------- */
+
+/* The servers.list entry for @prefix, or NULL; *list owns it. */
+static json_t *srv_listed(struct upn_daemon *d, const char *prefix, json_t **list)
+{
+	json_t *reply, *res, *e;
+	size_t i;
+	int durable;
+
+	res = ok(d, "{\"cmd\": \"servers.list\"}", &reply, &durable);
+	assert_int_equal(durable, 1);
+	assert_true(json_is_array(res));
+	*list = reply;
+	json_array_foreach(res, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "prefix")), prefix))
+			return e;
+	return NULL;
+}
+
+static void test_servers_add_list_del(void **state)
+{
+	struct upn_daemon *d = *state;
+	json_t *reply, *list, *res, *e;
+	int durable;
+
+	e = srv_listed(d, "10.1.0.0/16", &list);
+	assert_non_null(e);
+	expect_json(e, "{\"prefix\": \"10.1.0.0/16\", \"mode\": \"nms\", \"target\": "
+		       "\"cfg@example.org\", \"key_id\": \"k1\", \"source\": \"config\"}");
+	json_decref(list);
+
+	/* No key id: the first key. */
+	res = ok(d,
+		 "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.2\", \"mode\": \"server\","
+		 " \"target\": \"agent@srv.example.org\"}",
+		 &reply, &durable);
+	expect_json(res, "{\"added\": 1}");
+	assert_int_equal(durable, 1);
+	json_decref(reply);
+	assert_int_equal(d->journal.n, 1);
+	assert_int_equal(d->journal.ops[0].kind, UPN_STORE_PUT_SRVMAP);
+	assert_int_equal(d->journal.ops[0].srvmap.mode, UPN_RELAY_SERVER);
+	assert_string_equal(d->journal.ops[0].srvmap.target, "agent@srv.example.org");
+	assert_string_equal(d->journal.ops[0].srvmap.key_id, "k1");
+	e = srv_listed(d, "192.0.2.2/32", &list);
+	expect_json(e, "{\"prefix\": \"192.0.2.2/32\", \"mode\": \"server\", \"target\": "
+		       "\"agent@srv.example.org\", \"key_id\": \"k1\", \"source\": \"stored\"}");
+	json_decref(list);
+
+	res = ok(
+		d,
+		"{\"cmd\": \"servers.add\", \"prefix\": \"2001:DB8:2::/64\", \"mode\": "
+		"\"webhook\", \"target\": \"https://status.example.org/hook\", \"key_id\": \"k2\"}",
+		&reply, &durable);
+	json_decref(reply);
+	res = ok(d, "{\"cmd\": \"servers.add\", \"prefix\": \"10.1.2.0/24\", \"mode\": \"direct\"}",
+		 &reply, &durable);
+	json_decref(reply);
+	e = srv_listed(d, "2001:db8:2::/64", &list);
+	expect_json(e, "{\"prefix\": \"2001:db8:2::/64\", \"mode\": \"webhook\", \"target\": "
+		       "\"https://status.example.org/hook\", \"key_id\": \"k2\", \"source\": "
+		       "\"stored\"}");
+	json_decref(list);
+	e = srv_listed(d, "10.1.2.0/24", &list);
+	expect_json(e, "{\"prefix\": \"10.1.2.0/24\", \"mode\": \"direct\", \"target\": \"\", "
+		       "\"key_id\": \"\", \"source\": \"stored\"}");
+	json_decref(list);
+	assert_int_equal(upn_srvmap_count(&d->srvmap), 4);
+
+	/* Again: replaced, not doubled. */
+	res = ok(d,
+		 "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.2\", \"mode\": \"nms\","
+		 " \"target\": \"nms@example.org\", \"key_id\": \"k2\"}",
+		 &reply, &durable);
+	json_decref(reply);
+	assert_int_equal(upn_srvmap_count(&d->srvmap), 4);
+	e = srv_listed(d, "192.0.2.2/32", &list);
+	assert_string_equal(json_string_value(json_object_get(e, "target")), "nms@example.org");
+	json_decref(list);
+
+	res = ok(d, "{\"cmd\": \"servers.del\", \"prefix\": \"192.0.2.2\"}", &reply, &durable);
+	expect_json(res, "{\"deleted\": 1}");
+	assert_int_equal(durable, 1);
+	json_decref(reply);
+	/* The entry's pending PUT turns into the DEL: one op per entry and batch. */
+	assert_int_equal(d->journal.ops[0].kind, UPN_STORE_DEL_SRVMAP);
+	assert_int_equal(d->journal.ops[0].srvmap.prefix.len, 32);
+	assert_null(srv_listed(d, "192.0.2.2/32", &list));
+	json_decref(list);
+	assert_int_equal(upn_srvmap_count(&d->srvmap), 3);
+
+	res = ok(d, "{\"cmd\": \"status\"}", &reply, &durable);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(res, "gauges"), "server_map")),
+		3);
+	json_decref(reply);
+}
+
+/* `upnotifyctl recover` of a relayed server queues one list, counted in status. */
+static void test_servers_recover_relays(void **state)
+{
+	struct upn_daemon *d = *state;
+	json_t *reply, *res, *c;
+	size_t lists = 0;
+	int durable;
+
+	upn_notify_init(&d->notify, &d->wl, &d->clients, &d->journal, 86400);
+	upn_notify_set_relay(&d->notify, &d->srvmap, 0);
+	inject(d, UPNOTIFY_CAUSE_SYN_TIMEOUT, "192.0.2.10", "10.1.7.7", IPPROTO_TCP, 80, 0,
+	       (uint64_t)d->started);
+	inject(d, UPNOTIFY_CAUSE_SYN_TIMEOUT, "10.9.9.9", "10.1.7.7", IPPROTO_TCP, 80, 0,
+	       (uint64_t)d->started);
+	res = ok(d, "{\"cmd\": \"recover\", \"server\": \"10.1.7.7\"}", &reply, &durable);
+	assert_int_equal(json_integer_value(json_object_get(res, "queued")), 1);
+	json_decref(reply);
+	for (size_t i = 0; i < d->journal.n; i++) {
+		const struct upn_store_op *op = &d->journal.ops[i];
+
+		if (op->kind != UPN_STORE_PUT_MAIL)
+			continue;
+		assert_int_equal(op->mail.kind, UPN_MAIL_RELAY);
+		assert_string_equal(op->mail.recipient, "cfg@example.org");
+		assert_string_equal(op->mail.key_id, "k1");
+		assert_non_null(strstr(op->mail.body, "CLIENT IP ADDRESS\t: 192.0.2.10\t"));
+		assert_non_null(strstr(op->mail.body, "CLIENT IP ADDRESS\t: 10.9.9.9\t"));
+		lists++;
+	}
+	assert_int_equal(lists, 1);
+	res = ok(d, "{\"cmd\": \"status\"}", &reply, &durable);
+	c = json_object_get(res, "counters");
+	assert_int_equal(json_integer_value(json_object_get(c, "relay.queued")), 1);
+	assert_int_equal(json_integer_value(json_object_get(c, "relay.clients")), 2);
+	assert_int_equal(json_integer_value(json_object_get(c, "webhook.queued")), 0);
+	json_decref(reply);
+}
+
+/* Without [relay] key_file only direct entries can be added. */
+static void test_servers_no_keys(void **state)
+{
+	struct upn_daemon *d = *state;
+	json_t *reply, *r;
+	int durable;
+
+	upn_relay_keys_free(&d->cfg.mail.relay_keys);
+	d->cfg.relay_key_file[0] = '\0';
+	r = handle(d,
+		   "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": "
+		   "\"webhook\", \"target\": \"http://192.0.2.1/\"}",
+		   &durable);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+			       "webhook needs [relay] key_file"));
+	json_decref(r);
+	ok(d, "{\"cmd\": \"servers.add\", \"prefix\": \"192.0.2.0/24\", \"mode\": \"direct\"}",
+	   &reply, &durable);
+	json_decref(reply);
+	assert_int_equal(upn_srvmap_count(&d->srvmap), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_errors),	  T(test_error_bounded),   T(test_status),
-		T(test_waitlist), T(test_clients_add_del), T(test_clients_import),
+		T(test_errors),
+		T(test_error_bounded),
+		T(test_status),
+		T(test_waitlist),
+		T(test_clients_add_del),
+		T(test_clients_import),
+		T(test_servers_add_list_del),
+		T(test_servers_recover_relays),
+		T(test_servers_no_keys),
 	};
 #undef T
 

@@ -2,8 +2,9 @@
 /* Copyright (C) 2026 The upnotify authors. */
 /* The mailer thread by kind of mail, against a minimal SMTP responder in a thread
  * of this test: recovery mails with their unsubscribe link, confirmation mails
- * with the link the mailer makes from the outbox row, and the suppressed list. Postfix and the real relays are the
- * scenarios' (tests/scenarios/10-mail.sh and after). */
+ * with the link the mailer makes from the outbox row, and the suppressed list; relay
+ * mails and replies, and webhooks against a minimal HTTP server here too. Postfix and
+ * the real relays are the scenarios' (tests/scenarios/10-mail.sh and after). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +28,9 @@
 
 #include "config.h"
 #include "mailer.h"
+#include "mailtext.h"
+#include "relaymail.h"
+#include "relaymsg.h"
 #include "store.h"
 #include "timefmt.h"
 #include "token.h"
@@ -471,11 +475,496 @@ static void test_no_link_base(void **state)
 	assert_non_null(strstr(err, "link base"));
 }
 
+/* ---- relay mails, replies, webhooks ---- */
+
+#define LIST_ID "0123456789abcdef0123456789abcdef"
+
+static const char relay_body[] =
+	"Server 192.0.2.80 is reachable again since 2026-11-22T13:00:00Z.\n"
+	"2 clients tried to reach it while it was down, from 2026-11-22T12:51:00Z.\n"
+	"\n"
+	"-----BEGIN UPNOTIFY RELAY-----\n"
+	"version: 1\n"
+	"id: " LIST_ID "\n"
+	"server: 192.0.2.80\n"
+	"down-since: 2026-11-22T12:50:00Z\n"
+	"recovered: 2026-11-22T13:00:00Z\n"
+	"cause: snmp-trap\n"
+	"clients: 2\n"
+	"SERVER IP ADDRESS\t: 192.0.2.80\n"
+	"CLIENT IP ADDRESS\t: 10.0.1.2\tfirst=2026-11-22T12:51:00Z last=2026-11-22T12:55:00Z"
+	" attempts=4 port=80\n"
+	"CLIENT IP ADDRESS\t: 10.0.1.3\tfirst=2026-11-22T12:52:00Z last=2026-11-22T12:52:00Z"
+	" attempts=1 port=443\n"
+	"-----END UPNOTIFY RELAY-----\n";
+
+static void set_key(struct upn_relay_keys *keys, const char *id, unsigned char fill)
+{
+	keys->v = calloc(1, sizeof(*keys->v));
+	assert_non_null(keys->v);
+	keys->n = 1;
+	snprintf(keys->v[0].id, sizeof(keys->v[0].id), "%s", id);
+	memset(keys->v[0].key, fill, 32);
+	keys->v[0].len = 32;
+}
+
+/* The value of header @name in @msg (up to its CRLF), malloc'ed, or NULL. */
+static char *header(const char *msg, const char *name)
+{
+	char needle[128];
+	const char *p, *end;
+
+	snprintf(needle, sizeof(needle), "\r\n%s: ", name);
+	p = strstr(msg, needle);
+	if (!p)
+		return NULL;
+	p += strlen(needle);
+	end = strstr(p, "\r\n");
+	return strndup(p, (size_t)(end - p));
+}
+
+static const char *body_of(const char *msg)
+{
+	const char *p = strstr(msg, "\r\n\r\n");
+
+	assert_non_null(p);
+	return p + 4;
+}
+
+static void test_relay_render(void **state)
+{
+	struct upn_relay_keys keys = { 0 };
+	int64_t now = 1790000000;
+	struct upn_relay_mail r = {
+		.from = "upnotify@gw.example.org",
+		.to = "agent@srv.example.org",
+		.server = "192.0.2.80",
+		.body = relay_body,
+		.len = strlen(relay_body),
+		.now = now,
+	};
+	char mid[UPN_MAIL_MAX + 1], err[256], key_id[UPN_RELAY_KEYID_MAX + 1];
+	char *msg, *sig, *bad, *v;
+	const char *body;
+
+	(void)state;
+	set_key(&keys, "k1", 0x11);
+	r.key = &keys.v[0];
+	msg = upn_relay_mail_render(&r, mid, err, sizeof(err));
+	if (!msg)
+		fail_msg("upn_relay_mail_render: %s", err);
+	assert_string_equal(mid, "upn-relay-" LIST_ID "@gw.example.org");
+	assert_int_equal(strncmp(msg, "Date: ", 6), 0);
+	assert_non_null(strstr(msg, "\r\nFrom: upnotify@gw.example.org\r\n"));
+	assert_non_null(strstr(msg, "\r\nTo: agent@srv.example.org\r\n"));
+	assert_non_null(strstr(msg, "\r\nSubject: upnotify: 2 clients waited for 192.0.2.80\r\n"));
+	assert_non_null(strstr(msg, "\r\nMessage-ID: <upn-relay-" LIST_ID "@gw.example.org>\r\n"));
+	assert_non_null(strstr(msg, "\r\nAuto-Submitted: auto-generated\r\n"));
+	assert_non_null(strstr(msg, "\r\nContent-Type: text/plain; charset=us-ascii\r\n"));
+	assert_null(strstr(msg, "List-Unsubscribe"));
+	/* Every line end is CRLF, and the list is there as it was stored. */
+	for (const char *p = msg; (p = strchr(p, '\n')); p++)
+		assert_int_equal(p[-1], '\r');
+	assert_non_null(strstr(msg, "\r\nid: " LIST_ID "\r\n"));
+
+	/* What an agent does with it: the signature verifies over the body as sent. */
+	sig = header(msg, UPN_RELAY_SIG_HEADER);
+	assert_non_null(sig);
+	assert_int_equal(strncmp(sig, "v=1; k=k1; t=1790000000; s=", 27), 0);
+	body = body_of(msg);
+	assert_int_equal(upn_relay_verify(&keys, sig, body, strlen(body), true, now + 10, 3600,
+					  key_id),
+			 UPN_RELAY_OK);
+	assert_string_equal(key_id, "k1");
+	/* And does not over another list. */
+	bad = strdup(body);
+	assert_non_null(bad);
+	*strstr(bad, "attempts=4") = '5';
+	assert_int_equal(upn_relay_verify(&keys, sig, bad, strlen(bad), true, now + 10, 3600,
+					  key_id),
+			 UPN_RELAY_FORGED);
+	free(bad);
+	free(sig);
+	free(msg);
+
+	/* A body that is no list, or that SMTP would not carry as it is. */
+	r.body = "no list here\n";
+	r.len = strlen(r.body);
+	assert_null(upn_relay_mail_render(&r, mid, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	v = strdup(relay_body);
+	assert_non_null(v);
+	*strstr(v, "\ncause") = '\r';
+	r.body = v;
+	r.len = strlen(v);
+	assert_null(upn_relay_mail_render(&r, mid, err, sizeof(err)));
+	assert_non_null(strstr(err, "bare CR"));
+	free(v);
+	r.body = relay_body;
+	r.len = strlen(relay_body);
+	r.to = "agent@srv.example.org\r\nBcc: x@y";
+	assert_null(upn_relay_mail_render(&r, mid, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	upn_relay_keys_free(&keys);
+}
+
+static void test_reply_render(void **state)
+{
+	struct upn_reply_mail r = {
+		.from = "upnotify@gw.example.org",
+		.to = "ops@example.org",
+		.message_id = "upn-00ff@gw.example.org",
+		.body = "Subject: Re: status please\n"
+			"In-Reply-To: <cmd-1@example.org>\n"
+			"\n"
+			"> STATUS\n"
+			"OK: 1 server down\n",
+		.now = 1790000000,
+	};
+	static const char *const refused[] = {
+		/* CR in the Subject: a header of its own for some readers. */
+		"Subject: Re: x\rBcc: victim@example.org\n\ntext\n",
+		/* An LF ends the line: what follows is refused as a header. */
+		"Subject: Re: x\nBcc: victim@example.org\n\ntext\n",
+		"Subject: Re: \x01x\n\ntext\n",
+		"In-Reply-To: <a b@c>\n\ntext\n",
+		"In-Reply-To: a@c\n\ntext\n",
+		"Subject: one\nSubject: two\n\ntext\n",
+		"Subject: no blank line after it\n",
+		"Subject: x\n\nbare\rCR\n",
+	};
+	char err[256], *msg, *v;
+
+	(void)state;
+	msg = upn_reply_mail_render(&r, err, sizeof(err));
+	if (!msg)
+		fail_msg("upn_reply_mail_render: %s", err);
+	assert_non_null(
+		strstr(msg, "\r\nFrom: upnotify@gw.example.org\r\nTo: ops@example.org\r\n"));
+	assert_non_null(strstr(msg, "\r\nSubject: Re: status please\r\n"));
+	assert_non_null(strstr(msg, "\r\nMessage-ID: <upn-00ff@gw.example.org>\r\n"));
+	assert_non_null(strstr(msg, "\r\nIn-Reply-To: <cmd-1@example.org>\r\n"));
+	assert_non_null(strstr(msg, "\r\nReferences: <cmd-1@example.org>\r\n"));
+	assert_non_null(strstr(msg, "\r\nAuto-Submitted: auto-replied\r\n"));
+	assert_string_equal(body_of(msg), "> STATUS\r\nOK: 1 server down\r\n");
+	free(msg);
+	/* 8 bit: an encoded Subject and an 8bit body. */
+	r.body = "Subject: Re: \xc3\xa9t\xc3\xa9\n\nd\xc3\xa9j\xc3\xa0\n";
+	msg = upn_reply_mail_render(&r, err, sizeof(err));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "\r\nSubject: =?UTF-8?B?"));
+	assert_non_null(strstr(msg, "\r\nContent-Transfer-Encoding: 8bit\r\n"));
+	assert_null(strstr(msg, "In-Reply-To"));
+	v = header(msg, "Subject");
+	assert_null(strchr(v, '\xc3'));
+	free(v);
+	free(msg);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		r.body = refused[i];
+		errno = 0;
+		check(!upn_reply_mail_render(&r, err, sizeof(err)) && errno == EINVAL,
+		      "refused[%zu] was taken", i);
+	}
+	r.body = "Subject: x\n\ny\n";
+	r.to = "ops@example.org>\r\nBcc: x@y";
+	assert_null(upn_reply_mail_render(&r, err, sizeof(err)));
+}
+
+/* Mails of the two stored kinds through the mailer and the fake relay. */
+static void test_relay_and_reply_mail(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[4] = { 0 };
+	struct upn_mailer_stats ms;
+	struct upn_mailer *m;
+	struct upn_store *st;
+	char err[256] = "", key_id[UPN_RELAY_KEYID_MAX + 1], *msg, *sig;
+	const char *body;
+
+	set_key(&f->cfg.mail.relay_keys, "k1", 0x22);
+	for (int i = 0; i < 2; i++) {
+		ops[i].kind = UPN_STORE_PUT_MAIL;
+		ops[i].mail.kind = UPN_MAIL_RELAY;
+		ops[i].mail.server = addr(i ? "192.0.2.81" : "192.0.2.80");
+		ops[i].mail.client = addr("0.0.0.0");
+		ops[i].mail.outage = 1700000000;
+		ops[i].mail.recovered = 1700000600;
+		snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient), "%s",
+			 i ? "agent2@srv.example.org" : "agent@srv.example.org");
+		/* The second names a key that is not there any more. */
+		snprintf(ops[i].mail.key_id, sizeof(ops[i].mail.key_id), "%s", i ? "k9" : "k1");
+		ops[i].mail.body = (char *)relay_body;
+	}
+	for (int i = 2; i < 4; i++) {
+		ops[i].kind = UPN_STORE_PUT_MAIL;
+		ops[i].mail.kind = UPN_MAIL_REPLY;
+		ops[i].mail.server = addr("0.0.0.0");
+		ops[i].mail.client = addr("0.0.0.0");
+		ops[i].mail.outage = upn_mail_reply_key(i == 2 ? "cmd-1@x" : "cmd-2@x", "ops@x");
+		ops[i].mail.recovered = time(NULL);
+		snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient), "%s",
+			 i == 2 ? "ops@example.org" : "evil@example.org");
+		ops[i].mail.body =
+			i == 2 ? (char *)"Subject: Re: hi\nIn-Reply-To: <cmd-1@x>\n\nOK\n" :
+				 (char *)"Subject: Re: x\rBcc: victim@x\n\nOK\n";
+	}
+	assert_int_not_equal(ops[2].mail.outage, ops[3].mail.outage);
+	st = upn_store_open(f->path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(upn_store_apply(st, ops, ARRAY_SIZE(ops)), 0);
+	m = upn_mailer_start(&f->cfg.mail, f->path, err, sizeof(err));
+	if (!m)
+		fail_msg("upn_mailer_start: %s", err);
+	upn_mailer_kick(m);
+	wait_drained(f->path);
+	upn_mailer_get_stats(m, &ms);
+	upn_mailer_stop(m);
+	upn_store_close(st);
+
+	assert_int_equal(f->relay.messages, 2);
+	assert_int_equal(ms.sent, 2);
+	assert_int_equal(ms.header_rejected, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'failed'"
+					  " AND kind = 'relay' AND last_error = 'no key k9'"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'failed'"
+					  " AND kind = 'reply' AND recipient = 'evil@example.org'"
+					  " AND last_error LIKE '%control character%'"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'sent'"
+					  " AND kind = 'relay' AND message_id = 'upn-relay-" LIST_ID
+					  "@gw.example.org'"),
+			 1);
+
+	/* The relay mail as the relay got it verifies with the agent's copy of the key. */
+	msg = message_to(&f->relay, "agent@srv.example.org");
+	assert_non_null(msg);
+	sig = header(msg, UPN_RELAY_SIG_HEADER);
+	assert_non_null(sig);
+	body = body_of(msg);
+	assert_int_equal(upn_relay_verify(&f->cfg.mail.relay_keys, sig, body, strlen(body), true,
+					  time(NULL), 3600, key_id),
+			 UPN_RELAY_OK);
+	free(sig);
+	free(msg);
+	msg = message_to(&f->relay, "ops@example.org");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "\r\nIn-Reply-To: <cmd-1@x>\r\n"));
+	assert_non_null(strstr(msg, "\r\nAuto-Submitted: auto-replied\r\n"));
+	assert_string_equal(body_of(msg), "OK\r\n");
+	free(msg);
+}
+
+/* ---- a web server that answers by path ---- */
+
+struct web {
+	int lfd;
+	uint16_t port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	unsigned int requests;
+	char *ok_request; /* the last request to /ok, headers and body */
+};
+
+static void web_session(struct web *w, int fd)
+{
+	char buf[16384], reply[128];
+	size_t have = 0, need;
+	const char *end, *cl;
+	int status;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			return;
+		have += (size_t)n;
+		buf[have] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (!end)
+			continue;
+		cl = strcasestr(buf, "\r\nContent-Length: ");
+		need = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 18, NULL, 10) : 0);
+		if (have >= need || have == sizeof(buf) - 1)
+			break;
+	}
+	if (!strncmp(buf, "POST /ok ", 9))
+		status = 200;
+	else if (!strncmp(buf, "POST /busy ", 11))
+		status = 503;
+	else if (!strncmp(buf, "POST /moved ", 12))
+		status = 302;
+	else
+		status = 404;
+	pthread_mutex_lock(&w->lock);
+	w->requests++;
+	if (status == 200) {
+		free(w->ok_request);
+		w->ok_request = strdup(buf);
+	}
+	pthread_mutex_unlock(&w->lock);
+	snprintf(reply, sizeof(reply),
+		 "HTTP/1.1 %d X\r\nContent-Length: 2\r\nLocation: /ok\r\nConnection: close\r\n"
+		 "\r\nno",
+		 status);
+	send_str(fd, reply);
+}
+
+static void *web_main(void *arg)
+{
+	struct web *w = arg;
+	int fd;
+
+	while ((fd = accept(w->lfd, NULL, NULL)) >= 0) {
+		web_session(w, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void web_start(struct web *w)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(w->lfd >= 0);
+	assert_int_equal(bind(w->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(w->lfd, 8), 0);
+	assert_int_equal(getsockname(w->lfd, (struct sockaddr *)&sin, &len), 0);
+	w->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&w->thread, NULL, web_main, w), 0);
+}
+
+static void web_stop(struct web *w)
+{
+	shutdown(w->lfd, SHUT_RDWR);
+	pthread_join(w->thread, NULL);
+	close(w->lfd);
+	free(w->ok_request);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* Until @sql counts @want, at most 10 s. */
+static void wait_count(const char *path, const char *sql, int64_t want)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (raw_int(path, sql) == want)
+			return;
+		usleep(10000);
+	}
+	fail_msg("never got %lld for %s", (long long)want, sql);
+}
+
+static void test_webhooks(void **state)
+{
+	static const char json[] = "{\"version\":1,\"id\":\"" LIST_ID
+				   "\",\"server\":\"192.0.2.80\","
+				   "\"clients\":[]}";
+	static const char *const paths[] = { "ok", "busy", "gone", "moved", NULL };
+	struct fixture *f = *state;
+	struct upn_store_op ops[5] = { 0 };
+	struct upn_mailer_stats ms;
+	struct upn_mailer *m;
+	struct upn_store *st;
+	struct web w;
+	char err[256] = "", key_id[UPN_RELAY_KEYID_MAX + 1], *sig;
+	const char *body;
+
+	web_start(&w);
+	set_key(&f->cfg.mail.relay_keys, "hook-key", 0x33);
+	/* No SMTP relay: webhooks go all the same. */
+	f->cfg.mail.nrelays = 0;
+	f->cfg.mail.retry_min_ms = 1000;
+	f->cfg.mail.webhook_timeout_ms = 5000;
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		char srv[32];
+
+		snprintf(srv, sizeof(srv), "192.0.2.%zu", 80 + i);
+		ops[i].kind = UPN_STORE_PUT_MAIL;
+		ops[i].mail.kind = UPN_MAIL_WEBHOOK;
+		ops[i].mail.server = addr(srv);
+		ops[i].mail.client = addr("0.0.0.0");
+		ops[i].mail.outage = 1700000000;
+		ops[i].mail.recovered = 1700000600;
+		/* The last one: nobody listens there. */
+		if (paths[i])
+			snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient),
+				 "http://127.0.0.1:%u/%s", w.port, paths[i]);
+		else
+			snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient),
+				 "http://127.0.0.1:1/x");
+		snprintf(ops[i].mail.key_id, sizeof(ops[i].mail.key_id), "hook-key");
+		ops[i].mail.body = (char *)json;
+	}
+	st = upn_store_open(f->path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(upn_store_apply(st, ops, ARRAY_SIZE(ops)), 0);
+	m = upn_mailer_start(&f->cfg.mail, f->path, err, sizeof(err));
+	if (!m)
+		fail_msg("upn_mailer_start: %s", err);
+	upn_mailer_kick(m);
+	/* 200 sent, 404 and 302 failed, 503 and no connection retried (twice by now). */
+	wait_count(f->path,
+		   "SELECT count(*) FROM outbox WHERE state = 'sent' OR state = 'failed'"
+		   " OR tries >= 2",
+		   5);
+	upn_mailer_get_stats(m, &ms);
+	upn_mailer_stop(m);
+	upn_store_close(st);
+
+	assert_int_equal(ms.webhooks_sent, 1);
+	assert_true(ms.webhook_failures >= 6);
+	assert_int_equal(ms.sent, 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'sent'"
+					  " AND recipient LIKE '%/ok' AND relay = '127.0.0.1'"
+					  " AND message_id = '" LIST_ID "' AND tries = 1"),
+			 1);
+	assert_int_equal(raw_int(f->path,
+				 "SELECT count(*) FROM outbox WHERE state = 'queued'"
+				 " AND recipient LIKE '%/busy' AND last_error = 'HTTP 503'"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'failed'"
+					  " AND recipient LIKE '%/gone' AND last_error = 'HTTP 404'"
+					  " AND tries = 1"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'failed'"
+					  " AND recipient LIKE '%/moved'"
+					  " AND last_error LIKE 'HTTP 302%'"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE state = 'queued'"
+					  " AND recipient LIKE '%:1/x' AND last_error IS NOT NULL"),
+			 1);
+
+	/* What the receiver got: the JSON as stored, signed over its exact bytes. */
+	assert_non_null(w.ok_request);
+	assert_non_null(strstr(w.ok_request, "\r\nContent-Type: application/json\r\n"));
+	assert_non_null(strstr(w.ok_request, "\r\nX-Upnotify-Id: " LIST_ID "\r\n"));
+	assert_non_null(strstr(w.ok_request, "\r\nUser-Agent: upnotify/"));
+	body = body_of(w.ok_request);
+	assert_string_equal(body, json);
+	sig = header(w.ok_request, UPN_RELAY_SIG_HEADER);
+	assert_non_null(sig);
+	assert_int_equal(upn_relay_verify(&f->cfg.mail.relay_keys, sig, body, strlen(body), false,
+					  time(NULL), 3600, key_id),
+			 UPN_RELAY_OK);
+	assert_string_equal(key_id, "hook-key");
+	free(sig);
+	web_stop(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kinds_and_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_link_base, setup, teardown),
+		cmocka_unit_test(test_relay_render),
+		cmocka_unit_test(test_reply_render),
+		cmocka_unit_test_setup_teardown(test_relay_and_reply_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhooks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("mailer", tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "testlib.h"
 
 #include "event.h"
+#include "journal.h"
 #include "mailer.h"
 #include "outbox.h"
 #include "store.h"
@@ -367,7 +368,7 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(stats.commits, 0);
 	upn_store_close(st);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
@@ -389,7 +390,7 @@ static void test_open_creates_schema(void **state)
 	/* Opening again must not re-run the migration. */
 	st = open_ok(f->path);
 	upn_store_close(st);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 }
 
 static void test_reopen_keeps_data(void **state)
@@ -433,7 +434,7 @@ static void test_newer_version_refused(void **state)
 
 	raw_exec_path(f->path, "CREATE TABLE x (y); PRAGMA user_version = 99");
 	assert_null(upn_store_open(f->path, err, sizeof(err)));
-	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (3)");
+	assert_string_equal(err, "database schema version 99 is newer than this upnotifyd (4)");
 	/* Untouched: not even switched to WAL. */
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
 	mode = raw_text(f->path, "PRAGMA journal_mode");
@@ -1066,7 +1067,7 @@ static void test_migrate_v1(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	/* The old rows survive the steps, and the new tables work. */
 	assert_int_equal(load(st, &l), 0);
 	assert_int_equal(l.ns, 1);
@@ -1246,7 +1247,7 @@ static void test_migrate_v2(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(f->path);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	/* The mails queued and sent before the upgrade are recovery mails and keep
 	 * everything else. */
 	t = raw_text(f->path, "SELECT group_concat(id || ' ' || recipient || ' ' || state || ' '"
@@ -1623,6 +1624,506 @@ static void test_bulk(void **state)
 	loaded_free(&l);
 }
 
+/* ---- relays, webhooks, replies, the agent's tables (schema version 4) ---- */
+
+/* Migration 3 as it stands in store.c, word for word. */
+static const char v3_step[] = "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'recovery'"
+			      "	CHECK (kind IN ('recovery', 'confirm'));"
+			      "CREATE TABLE suppressed ("
+			      "	mail TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,"
+			      "	since INTEGER NOT NULL"
+			      ") WITHOUT ROWID;"
+			      "CREATE TABLE secrets ("
+			      "	name TEXT PRIMARY KEY NOT NULL,"
+			      "	value BLOB NOT NULL"
+			      ") WITHOUT ROWID;"
+			      "PRAGMA user_version = 3;";
+
+#define LIST_ID "0123456789abcdef0123456789abcdef"
+#define SECRET_HEX "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+
+static const char relay_body[] =
+	"Server 192.0.2.10 is reachable again since 2026-11-22T13:00:00Z.\n"
+	"\n"
+	"-----BEGIN UPNOTIFY RELAY-----\n"
+	"version: 1\n"
+	"id: " LIST_ID "\n"
+	"server: 192.0.2.10\n"
+	"clients: 1\n"
+	"-----END UPNOTIFY RELAY-----\n";
+
+/* A relay (or webhook) mail as notify queues one; @body is strdup'ed. */
+static struct upn_store_op put_relay(int kind, const char *srv, int64_t outage, const char *to,
+				     const char *body)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_MAIL };
+
+	op.mail.kind = (uint8_t)kind;
+	op.mail.server = addr(srv);
+	op.mail.client = addr(op.mail.server.family == AF_INET ? "0.0.0.0" : "::");
+	op.mail.outage = outage;
+	op.mail.recovered = outage + 600;
+	op.mail.cause = UPNOTIFY_CAUSE_TRAP;
+	op.mail.first = outage + 5;
+	op.mail.last = outage + 50;
+	snprintf(op.mail.recipient, sizeof(op.mail.recipient), "%s", to);
+	snprintf(op.mail.key_id, sizeof(op.mail.key_id), "k1");
+	op.mail.body = body ? strdup(body) : NULL;
+	if (body)
+		assert_non_null(op.mail.body);
+	return op;
+}
+
+static struct upn_store_op put_reply(int64_t key, const char *to, const char *body)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_PUT_MAIL };
+
+	op.mail.kind = UPN_MAIL_REPLY;
+	op.mail.server = addr("0.0.0.0");
+	op.mail.client = addr("0.0.0.0");
+	op.mail.outage = key;
+	op.mail.recovered = 1700000000;
+	snprintf(op.mail.recipient, sizeof(op.mail.recipient), "%s", to);
+	op.mail.body = strdup(body);
+	assert_non_null(op.mail.body);
+	return op;
+}
+
+static struct upn_store_op srvmap(int kind, const char *prefix, int mode, const char *target,
+				  const char *key_id)
+{
+	struct upn_store_op op = { .kind = (uint8_t)kind };
+
+	op.srvmap.prefix = pfx(prefix);
+	op.srvmap.mode = (uint8_t)mode;
+	snprintf(op.srvmap.target, sizeof(op.srvmap.target), "%s", target);
+	snprintf(op.srvmap.key_id, sizeof(op.srvmap.key_id), "%s", key_id);
+	op.srvmap.registered = 77;
+	return op;
+}
+
+static struct upn_store_op seen(int kind, const char *id, int64_t received)
+{
+	struct upn_store_op op = { .kind = (uint8_t)kind };
+
+	snprintf(op.seen.id, sizeof(op.seen.id), "%s", id);
+	snprintf(op.seen.key_id, sizeof(op.seen.key_id), "k1");
+	op.seen.server = addr("192.0.2.10");
+	op.seen.received = received;
+	return op;
+}
+
+static struct upn_store_op counter(const char *name, int64_t delta)
+{
+	struct upn_store_op op = { .kind = UPN_STORE_ADD_COUNTER };
+
+	snprintf(op.counter.name, sizeof(op.counter.name), "%s", name);
+	op.counter.delta = delta;
+	return op;
+}
+
+static void test_migrate_v3(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op more[] = {
+		put_relay(UPN_MAIL_RELAY, "192.0.2.10", 100, "agent@srv.example.org", relay_body),
+		put_reply(12345, "ops@example.org", "Subject: Re: x\n\nOK\n"),
+	};
+	struct loaded l = { 0 };
+	struct upn_store *st;
+	sqlite3 *db = raw_open(f->path);
+	unsigned char k[32], k2[32];
+	char *t;
+
+	raw_exec(db, "PRAGMA journal_mode = WAL");
+	raw_exec(db, v1_schema);
+	raw_exec(db, v2_step);
+	raw_exec(db, v3_step);
+	raw_exec(db, "INSERT INTO servers VALUES ('192.0.2.10', 'down', 'syn-timeout', 5);"
+		     "INSERT INTO waitlist VALUES ('192.0.2.10', '198.51.100.7', 1, 2, 3,"
+		     " 'syn-timeout', 6, 443, 0, 0);"
+		     "INSERT INTO clients VALUES ('198.51.100.0/24', 'a@example.org', 7);"
+		     "INSERT INTO outbox (recipient, server, client, outage, recovered, cause,"
+		     " port, proto, first, last, attempts, next_try, created, kind) VALUES"
+		     " ('a@example.org', '192.0.2.10', '198.51.100.7', 100, 700, 'syn-ack', 443,"
+		     " 6, 105, 150, 4, 10, 10, 'recovery'),"
+		     " ('b@example.org', '192.0.2.10', '198.51.100.8', 200, 0, 'unknown', 0,"
+		     " 0, 0, 86600, 0, 10, 10, 'confirm'),"
+		     " ('c@example.org', '192.0.2.10', '198.51.100.9', 100, 700, 'syn-ack', 443,"
+		     " 6, 105, 150, 4, 10, 10, 'recovery');"
+		     "UPDATE outbox SET state = 'sent', sent_at = 11, message_id = 'upn-1@x',"
+		     " relay = 'mx', tries = 1 WHERE id = 1;"
+		     "DELETE FROM outbox WHERE id = 3;"
+		     "INSERT INTO suppressed VALUES ('d@example.org', 9);");
+	/* The secret the portal made under schema 3: it must stay the same. */
+	memset(k, 0x5a, sizeof(k));
+	raw_exec(db, "INSERT INTO secrets VALUES ('portal', X'" SECRET_HEX "')");
+	sqlite3_close(db);
+
+	st = open_ok(f->path);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	t = raw_text(f->path,
+		     "SELECT group_concat(id || ' ' || recipient || ' ' || state || ' '"
+		     " || kind || ' ' || last || ' ' || tries || ' ' || ifnull(relay, '-')"
+		     " || ' ' || ifnull(message_id, '-') || ' ' || ifnull(body, '-'), ', ')"
+		     " FROM outbox");
+	assert_string_equal(t, "1 a@example.org sent recovery 150 1 mx upn-1@x -,"
+			       " 2 b@example.org queued confirm 86600 0 - - -");
+	free(t);
+	/* A new row does not take the id of the one deleted before: rowids go on. */
+	assert_int_equal(load(st, &l), 0);
+	assert_int_equal(l.ns, 1);
+	assert_int_equal(l.ne, 1);
+	assert_int_equal(l.nc, 1);
+	loaded_free(&l);
+	assert_int_equal(upn_store_secret(st, "portal", k2, sizeof(k2)), 0);
+	assert_memory_equal(k, k2, sizeof(k));
+	apply_ok(st, more, ARRAY_SIZE(more));
+	upn_store_ops_free_bodies(more, ARRAY_SIZE(more));
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM suppressed"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE kind = 'relay'"
+					  " AND key_id = 'k1' AND client = '0.0.0.0'"
+					  " AND body LIKE '%id: " LIST_ID "%'"),
+			 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE kind = 'reply'"
+					  " AND outage = 12345 AND key_id IS NULL"),
+			 1);
+	/* The mailer's index came back with the copied table. */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+					  " AND name = 'outbox_due'"),
+			 1);
+	{
+		sqlite3 *d = raw_open(f->path);
+
+		assert_int_not_equal(sqlite3_exec(d, "UPDATE outbox SET kind = 'spam'", NULL, NULL,
+						  NULL),
+				     SQLITE_OK);
+		sqlite3_close(d);
+	}
+}
+
+struct maps {
+	struct upn_store_srvmap v[8];
+	size_t n;
+};
+
+static int on_srvmap(void *ctx, const struct upn_store_srvmap *s)
+{
+	struct maps *m = ctx;
+
+	assert_true(m->n < 8);
+	m->v[m->n++] = *s;
+	return 0;
+}
+
+static void load_maps(struct upn_store *st, struct maps *m)
+{
+	struct upn_store_loader ld = { .ctx = m, .srvmap = on_srvmap };
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(upn_store_load(st, &ld), 0);
+}
+
+static void test_srvmap(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		srvmap(UPN_STORE_PUT_SRVMAP, "10.0.2.0/24", UPN_RELAY_SERVER,
+		       "agent@srv.example.org", "k1"),
+		srvmap(UPN_STORE_PUT_SRVMAP, "10.0.3.1/32", UPN_RELAY_DIRECT, "", ""),
+		srvmap(UPN_STORE_PUT_SRVMAP, "2001:db8::/48", UPN_RELAY_WEBHOOK,
+		       "https://hooks.example.org/upnotify?x=1", "k2"),
+		srvmap(UPN_STORE_PUT_SRVMAP, "10.0.4.0/24", UPN_RELAY_NMS, "nms@example.org", ""),
+	};
+	struct upn_store_op replace =
+		srvmap(UPN_STORE_PUT_SRVMAP, "10.0.2.0/24", UPN_RELAY_NMS, "nms@example.org", "k3");
+	struct upn_store_op del = srvmap(UPN_STORE_DEL_SRVMAP, "10.0.3.1/32", 0, "", "");
+	struct upn_store_op bad;
+	struct upn_store *st;
+	struct maps m;
+	char buf[UPN_ADDRSTRLEN];
+
+	assert_string_equal(upn_relay_mode_name(UPN_RELAY_WEBHOOK), "webhook");
+	assert_null(upn_relay_mode_name(4));
+	assert_int_equal(upn_relay_mode_parse("nms"), UPN_RELAY_NMS);
+	assert_int_equal(upn_relay_mode_parse("NMS"), -EINVAL);
+	assert_string_equal(upn_mail_kind_name(UPN_MAIL_REPLY), "reply");
+	assert_null(upn_mail_kind_name(5));
+
+	st = open_ok(f->path);
+	apply_ok(st, ops, ARRAY_SIZE(ops));
+	load_maps(st, &m);
+	assert_int_equal(m.n, 4);
+	/* Key order: the prefixes as text. */
+	assert_string_equal(upn_prefix_fmt(&m.v[0].prefix, buf), "10.0.2.0/24");
+	assert_int_equal(m.v[0].mode, UPN_RELAY_SERVER);
+	assert_string_equal(m.v[0].target, "agent@srv.example.org");
+	assert_string_equal(m.v[0].key_id, "k1");
+	assert_int_equal(m.v[0].registered, 77);
+	assert_int_equal(m.v[1].mode, UPN_RELAY_DIRECT);
+	assert_string_equal(m.v[1].target, "");
+	assert_int_equal(m.v[2].mode, UPN_RELAY_NMS);
+	assert_string_equal(m.v[2].key_id, "");
+	assert_string_equal(upn_prefix_fmt(&m.v[3].prefix, buf), "2001:db8::/48");
+	assert_string_equal(m.v[3].target, "https://hooks.example.org/upnotify?x=1");
+
+	apply_ok(st, &replace, 1);
+	apply_ok(st, &del, 1);
+	load_maps(st, &m);
+	assert_int_equal(m.n, 3);
+	assert_int_equal(m.v[0].mode, UPN_RELAY_NMS);
+	assert_string_equal(m.v[0].key_id, "k3");
+	assert_int_equal(m.v[1].mode, UPN_RELAY_NMS);
+
+	/* Refused before anything is written. */
+	bad = ops[1];
+	snprintf(bad.srvmap.target, sizeof(bad.srvmap.target), "x@y"); /* direct has none */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	snprintf(bad.srvmap.target, sizeof(bad.srvmap.target), "a@b\r\nRCPT TO:<c@d>");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[2];
+	snprintf(bad.srvmap.target, sizeof(bad.srvmap.target), "ftp://x.example.org/");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	snprintf(bad.srvmap.target, sizeof(bad.srvmap.target), "http://x.example.org/a b");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	snprintf(bad.srvmap.target, sizeof(bad.srvmap.target), "https://");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[2];
+	snprintf(bad.srvmap.key_id, sizeof(bad.srvmap.key_id), "k 1");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.srvmap.mode = 4;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = ops[0];
+	bad.srvmap.prefix.addr.a[3] = 1; /* host bits set */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	upn_store_close(st);
+
+	/* Rows edited by hand into something the store would not write: skipped. */
+	raw_exec_path(f->path,
+		      "INSERT INTO srvmap VALUES ('10.9.0.0/16', 'direct', 'x@y', '', 1);"
+		      "INSERT INTO srvmap VALUES ('10.8.0.1/16', 'server', 'x@y', '', 1);"
+		      "INSERT INTO srvmap VALUES ('10.7.0.0/16', 'webhook', 'x@y', '', 1);");
+	st = open_ok(f->path);
+	load_maps(st, &m);
+	assert_int_equal(m.n, 3);
+	{
+		struct upn_store_stats stats;
+
+		upn_store_get_stats(st, &stats);
+		assert_int_equal(stats.load_skipped, 3);
+	}
+	upn_store_close(st);
+}
+
+struct counters {
+	char names[8][48];
+	int64_t v[8];
+	size_t n;
+};
+
+static int on_counter(void *ctx, const char *name, int64_t v)
+{
+	struct counters *c = ctx;
+
+	assert_true(c->n < 8);
+	snprintf(c->names[c->n], sizeof(c->names[0]), "%s", name);
+	c->v[c->n++] = v;
+	return 0;
+}
+
+static void test_seen_and_counters(void **state)
+{
+	struct fixture *f = *state;
+	const char *id2 = "fedcba9876543210fedcba9876543210";
+	struct upn_store_op ops[] = {
+		seen(UPN_STORE_PUT_SEEN, LIST_ID, 1000),
+		counter("accepted", 1),
+		counter("clients", 3),
+	};
+	struct upn_store_op again[] = {
+		counter("accepted", 1),
+		seen(UPN_STORE_PUT_SEEN, LIST_ID, 2000),
+	};
+	struct upn_store_op second[] = {
+		seen(UPN_STORE_PUT_SEEN, id2, 5000),
+		counter("accepted", 1),
+		counter("rejected.replayed", 2),
+		counter("clients", -1),
+	};
+	struct upn_store_op purge = seen(UPN_STORE_DEL_SEEN_BEFORE, "", 5000);
+	struct upn_store_op bad;
+	struct counters c = { 0 };
+	struct upn_store *st;
+	int efd;
+
+	st = open_ok(f->path);
+	assert_int_equal(upn_store_seen(st, LIST_ID), 0);
+	apply_ok(st, ops, ARRAY_SIZE(ops));
+	assert_int_equal(upn_store_seen(st, LIST_ID), 1);
+	assert_int_equal(upn_store_seen(st, id2), 0);
+	/* A replay: the whole transaction fails, its counter is not added either. */
+	assert_int_equal(upn_store_apply(st, again, ARRAY_SIZE(again)), -EEXIST);
+	apply_ok(st, second, ARRAY_SIZE(second));
+	assert_int_equal(upn_store_counters(st, on_counter, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.names[0], "accepted");
+	assert_int_equal(c.v[0], 2);
+	assert_string_equal(c.names[1], "clients");
+	assert_int_equal(c.v[1], 2);
+	assert_string_equal(c.names[2], "rejected.replayed");
+	assert_int_equal(c.v[2], 2);
+	assert_int_equal(
+		raw_int(f->path, "SELECT received FROM relay_seen WHERE id = '" LIST_ID "'"), 1000);
+	/* Older than the cut-off go; the cut-off itself stays. */
+	apply_ok(st, &purge, 1);
+	assert_int_equal(upn_store_seen(st, LIST_ID), 0);
+	assert_int_equal(upn_store_seen(st, id2), 1);
+
+	/* Refused before anything is written. */
+	bad = seen(UPN_STORE_PUT_SEEN, "0123456789ABCDEF0123456789ABCDEF", 1); /* upper case */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = seen(UPN_STORE_PUT_SEEN, "0123", 1);
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = seen(UPN_STORE_PUT_SEEN, LIST_ID, 1);
+	bad.seen.key_id[0] = '\0';
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = counter("", 1);
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad = counter("a b", 1);
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	memset(bad.counter.name, 'a', sizeof(bad.counter.name)); /* no NUL */
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+
+	/* Once the writer runs: reads are refused, and a PUT_SEEN could wedge it. */
+	efd = upn_store_start(st);
+	assert_true(efd >= 0);
+	assert_int_equal(upn_store_seen(st, id2), -EBUSY);
+	assert_int_equal(upn_store_counters(st, on_counter, &c), -EBUSY);
+	{
+		struct upn_store_op *p = dup_ops(&ops[0], 1);
+
+		assert_int_equal(upn_store_submit(st, p, 1, 1), -EINVAL);
+		free(p);
+		p = dup_ops(&ops[1], 1);
+		assert_int_equal(upn_store_submit(st, p, 1, 1), 0);
+		assert_int_equal(wait_commit(efd, 6000), 1);
+	}
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT value FROM counters WHERE name = 'accepted'"), 3);
+}
+
+/* Bodies: the store keeps them, and frees those handed over with submit. Run under
+ * valgrind or ASan to see that none leaks. */
+static void test_mail_bodies(void **state)
+{
+	struct fixture *f = *state;
+	struct upn_store_op ops[] = {
+		put_relay(UPN_MAIL_RELAY, "192.0.2.10", 100, "agent@srv.example.org", relay_body),
+		put_relay(UPN_MAIL_WEBHOOK, "2001:db8::10", 100, "http://127.0.0.1:8080/hook",
+			  "{\"version\":1,\"id\":\"" LIST_ID "\"}"),
+		put_reply(42, "ops@example.org",
+			  "Subject: Re: status\nIn-Reply-To: <a@b>\n\n> STATUS\nOK: nothing down\n"),
+	};
+	struct upn_store_op bad;
+	struct upn_outbox_row rows[8];
+	struct upn_journal j;
+	struct upn_outbox *ob;
+	struct upn_store *st;
+	char err[256] = "";
+	size_t len = 0;
+	char *body;
+	int efd, n;
+
+	st = open_ok(f->path);
+	/* Each kind's own rules. */
+	bad = put_relay(UPN_MAIL_RELAY, "192.0.2.10", 1, "agent@x", NULL);
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL); /* no body */
+	bad = put_relay(UPN_MAIL_RELAY, "192.0.2.10", 1, "agent@x", "b");
+	bad.mail.key_id[0] = '\0';
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL); /* no key */
+	snprintf(bad.mail.key_id, sizeof(bad.mail.key_id), "k/1");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	snprintf(bad.mail.key_id, sizeof(bad.mail.key_id), "k1");
+	snprintf(bad.mail.recipient, sizeof(bad.mail.recipient), "http://x.example.org/");
+	bad.mail.kind = UPN_MAIL_WEBHOOK;
+	apply_ok(st, &bad, 1);
+	snprintf(bad.mail.recipient, sizeof(bad.mail.recipient), "agent@x");
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL); /* a webhook needs a URL */
+	free(bad.mail.body);
+	bad = put_reply(1, "a@b", "x");
+	free(bad.mail.body);
+	bad.mail.body = NULL;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+	bad.mail.kind = 9;
+	assert_int_equal(upn_store_apply(st, &bad, 1), -EINVAL);
+
+	/* Through the writer thread: the store frees the bodies after the commit. */
+	efd = upn_store_start(st);
+	assert_true(efd >= 0);
+	assert_int_equal(upn_store_submit(st, dup_ops(ops, ARRAY_SIZE(ops)), ARRAY_SIZE(ops), 1),
+			 0);
+	assert_int_equal(wait_commit(efd, 6000), 1);
+	upn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE body IS NOT NULL"), 4);
+
+	/* The mailer's side. */
+	ob = upn_outbox_open(f->path, err, sizeof(err));
+	if (!ob)
+		fail_msg("upn_outbox_open: %s", err);
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 4);
+	for (int i = 0; i < n; i++)
+		assert_false(rows[i].bad);
+	assert_int_equal(rows[1].kind, UPN_MAIL_RELAY);
+	assert_string_equal(rows[1].key_id, "k1");
+	assert_string_equal(rows[1].client, "0.0.0.0");
+	assert_int_equal(rows[2].kind, UPN_MAIL_WEBHOOK);
+	assert_string_equal(rows[2].client, "::");
+	assert_int_equal(rows[3].kind, UPN_MAIL_REPLY);
+	assert_string_equal(rows[3].key_id, "");
+	body = upn_outbox_body(ob, rows[1].id, &len);
+	assert_non_null(body);
+	assert_int_equal(len, strlen(relay_body));
+	assert_string_equal(body, relay_body);
+	free(body);
+	assert_null(upn_outbox_body(ob, 9999, &len));
+	assert_int_equal(errno, ENOENT);
+	n = upn_outbox_due_webhooks(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].kind, UPN_MAIL_WEBHOOK);
+	assert_int_equal(rows[1].kind, UPN_MAIL_WEBHOOK);
+	/* A body or a key taken away by hand: the row is bad, not sent. */
+	raw_exec_path(f->path, "UPDATE outbox SET body = NULL WHERE kind = 'reply';"
+			       "UPDATE outbox SET key_id = 'a b' WHERE kind = 'relay'");
+	n = upn_outbox_due(ob, time(NULL) + 1, rows, ARRAY_SIZE(rows));
+	assert_int_equal(n, 4);
+	assert_true(rows[1].bad);
+	assert_true(rows[3].bad);
+	assert_false(rows[0].bad);
+	assert_false(rows[2].bad);
+	upn_outbox_close(ob);
+
+	/* The journal frees the bodies of ops it drops or still holds. */
+	upn_journal_init(&j, NULL);
+	for (int i = 0; i < 3; i++) {
+		uint32_t marker = 0;
+		struct upn_store_op *op = upn_journal_op(&j, &marker);
+
+		assert_non_null(op);
+		*op = put_reply(i, "a@b", "Subject: x\n\ny\n");
+		upn_journal_disown(&j, &marker);
+		if (i == 1)
+			assert_int_not_equal(upn_journal_flush(&j), 0);
+	}
+	upn_journal_destroy(&j);
+	/* And a store that gives a batch up at shutdown frees it too (test_close_gives_up
+	 * covers the giving up; ops with bodies here). */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1651,6 +2152,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srvmap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_and_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mail_bodies, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

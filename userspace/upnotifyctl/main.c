@@ -3,6 +3,7 @@
 /* upnotifyctl: ask upnotifyd what it knows, and manage the client mail table. */
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "monitor.h"
 
 #define TIMEOUT_MS 60000
+/* `mail`: the daemon's UPN_CMD_RAW_MAX. */
+#define MAIL_MAX (1u << 20)
 /* Entries per import request: well under the daemon's 1 MiB request limit. */
 #define IMPORT_CHUNK 4096
 
@@ -27,11 +30,19 @@ static void usage(FILE *f)
 		   "  status                        counters and gauges\n"
 		   "  waitlist [SERVER]             down servers and the clients waiting\n"
 		   "  recover SERVER                the server is back: tell its clients now\n"
-		   "  outbox                        the recovery mails and their state\n"
+		   "  outbox                        the outbox (mails, webhooks) and its state\n"
 		   "  clients list                  the client mail table\n"
 		   "  clients add ADDR_OR_PREFIX MAIL\n"
 		   "  clients del ADDR_OR_PREFIX\n"
 		   "  clients import FILE           lines of 'ADDR_OR_PREFIX MAIL'\n"
+		   "  servers list                  the server mail table: how each server's\n"
+		   "                                clients hear of its recovery\n"
+		   "  servers add ADDR_OR_PREFIX MODE [TARGET] [KEYID]\n"
+		   "                                MODE direct, server MAIL, nms MAIL or\n"
+		   "                                webhook URL\n"
+		   "  servers del ADDR_OR_PREFIX\n"
+		   "  mail < MESSAGE                run one command mail (RFC 5322, at most\n"
+		   "                                1 MiB) as if the mailbox had it\n"
 		   "  monitor                       the kernel module's events, live (one per\n"
 		   "                                line; --json: one JSON object per line)\n");
 }
@@ -163,9 +174,9 @@ static int cmd_outbox(void)
 			printf("the outbox is empty\n");
 		json_array_foreach(r, i, m)
 			printf("%-6" JSON_INTEGER_FORMAT
-			       " %-8s %-32s %-20s tries %" JSON_INTEGER_FORMAT "%s%s\n",
+			       " %-8s %-8s %-32s %-20s tries %" JSON_INTEGER_FORMAT "%s%s\n",
 			       json_integer_value(json_object_get(m, "id")), str(m, "state"),
-			       str(m, "recipient"), str(m, "server"),
+			       str(m, "kind"), str(m, "recipient"), str(m, "server"),
 			       json_integer_value(json_object_get(m, "tries")),
 			       json_is_string(json_object_get(m, "last_error")) ? "  " : "",
 			       json_is_string(json_object_get(m, "last_error")) ?
@@ -273,6 +284,120 @@ static int cmd_clients(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_servers(int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "list";
+	json_t *req, *r, *s;
+	size_t i;
+	int ret;
+
+	if (!strcmp(sub, "list") && argc <= 1) {
+		req = json_pack("{s:s}", "cmd", "servers.list");
+	} else if (!strcmp(sub, "add") && argc >= 3 && argc <= 5) {
+		req = json_pack("{s:s, s:s, s:s}", "cmd", "servers.add", "prefix", argv[1], "mode",
+				argv[2]);
+		/* direct KEYID makes no sense, so a third word is always the target. */
+		if (argc >= 4)
+			json_object_set_new(req, "target", json_string(argv[3]));
+		if (argc == 5)
+			json_object_set_new(req, "key_id", json_string(argv[4]));
+	} else if (!strcmp(sub, "del") && argc == 2) {
+		req = json_pack("{s:s, s:s}", "cmd", "servers.del", "prefix", argv[1]);
+	} else {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = call(req, &r);
+	if (ret)
+		return ret;
+	if (as_json) {
+		print_json(r);
+	} else if (!strcmp(sub, "list")) {
+		if (!json_array_size(r))
+			printf("the server mail table is empty: every server is direct\n");
+		json_array_foreach(r, i, s)
+			printf("%-43s %-7s %s%s%s (%s)\n", str(s, "prefix"), str(s, "mode"),
+			       str(s, "target"), *str(s, "key_id") ? " key " : "", str(s, "key_id"),
+			       str(s, "source"));
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* Reads a command mail from stdin and hands it to the daemon: as a JSON string when
+ * it is UTF-8, else base64-encoded. The daemon answers once the reply is durable. */
+static int cmd_mail(void)
+{
+	size_t cap = 65536, len = 0, n;
+	char *buf = malloc(cap), *b64;
+	json_t *raw, *req, *r;
+	int ret;
+
+	while (buf && (n = fread(buf + len, 1, cap - len, stdin)) > 0) {
+		len += n;
+		if (len > MAIL_MAX)
+			break;
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (!buf || ferror(stdin)) {
+		fprintf(stderr, "upnotifyctl: cannot read the message: %s\n",
+			buf ? strerror(errno) : "out of memory");
+		free(buf);
+		return 1;
+	}
+	if (len > MAIL_MAX || !len) {
+		fprintf(stderr, "upnotifyctl: %s\n",
+			len ? "a message of more than 1 MiB is not a command mail" :
+			      "no message on standard input");
+		free(buf);
+		return EXIT_USAGE;
+	}
+	raw = json_stringn(buf, len);
+	if (raw) {
+		req = json_pack("{s:s, s:o}", "cmd", "mail", "raw", raw);
+	} else {
+		size_t blen = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+
+		b64 = malloc(blen);
+		if (!b64) {
+			free(buf);
+			fprintf(stderr, "upnotifyctl: out of memory\n");
+			return 1;
+		}
+		sodium_bin2base64(b64, blen, (unsigned char *)buf, len,
+				  sodium_base64_VARIANT_ORIGINAL);
+		req = json_pack("{s:s, s:s}", "cmd", "mail", "raw_base64", b64);
+		free(b64);
+	}
+	free(buf);
+	ret = call(req, &r);
+	if (ret)
+		return ret;
+	if (as_json) {
+		print_json(r);
+	} else {
+		const char *text = json_string_value(json_object_get(r, "reply"));
+
+		printf("%s, %s\n", str(r, "outcome"),
+		       json_is_true(json_object_get(r, "replied")) ? "reply queued" :
+								     "no reply sent");
+		if (text)
+			printf("%s", text);
+	}
+	json_decref(r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -312,10 +437,14 @@ int main(int argc, char **argv)
 		return cmd_waitlist(argc == 2 ? argv[1] : NULL);
 	if (!strcmp(argv[0], "clients"))
 		return cmd_clients(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "servers"))
+		return cmd_servers(argc - 1, argv + 1);
 	if (!strcmp(argv[0], "recover") && argc == 2)
 		return cmd_recover(argv[1]);
 	if (!strcmp(argv[0], "outbox") && argc == 1)
 		return cmd_outbox();
+	if (!strcmp(argv[0], "mail") && argc == 1)
+		return cmd_mail();
 	/* Straight from the kernel: the daemon need not run. */
 	if (!strcmp(argv[0], "monitor") && argc == 1)
 		return upn_monitor(as_json);

@@ -5,12 +5,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include "cmdparse.h"
 #include "duration.h"
+#include "srvmap.h"
+#include "store.h"
 
 struct parse {
 	struct upn_config *cfg;
@@ -218,35 +224,47 @@ bool upn_mail_valid(const char *mail)
 }
 
 /* inih splits "name = value" at the first '=' or ':', so an IPv6 key arrives cut at its
- * first colon: glue the pieces back and split at the '=' instead. */
-static int client_key(struct parse *p, const char *name, const char *v)
+ * first colon: glue the pieces back into @line and split at the '=' instead. *key and
+ * *val point into @line; *key parses as a prefix into @pfx. 1, or 0 after fail(). */
+static int split_key(struct parse *p, const char *what, const char *name, const char *v, char *line,
+		     size_t size, char **key, char **val, struct upn_prefix *pfx)
 {
-	struct upn_config *c = p->cfg;
-	char line[UPN_ADDRSTRLEN + UPN_MAIL_MAX + 8], *key = line, *mail, *eq;
-	struct upn_config_client *nv;
-	struct upn_prefix pfx;
+	char *eq;
 	int ret;
 
-	if (snprintf(line, sizeof(line), "%s=%s", name, v) >= (int)sizeof(line))
-		return fail(p, "'%s' is too long for a client entry", name);
+	if (snprintf(line, size, "%s=%s", name, v) >= (int)size)
+		return fail(p, "'%s' is too long for %s", name, what);
+	*key = line;
 	eq = strchr(line, '=');
 	*eq = '\0';
-	mail = eq + 1;
-	if (upn_prefix_parse(name, &pfx) && strchr(v, '=')) {
+	*val = eq + 1;
+	if (upn_prefix_parse(name, pfx) && strchr(v, '=')) {
 		/* Not a key by itself: an IPv6 key cut at its first colon. */
 		*eq = ':';
 		eq = strchr(line, '=');
 		*eq = '\0';
-		mail = eq + 1;
+		*val = eq + 1;
 		while (eq > line && (eq[-1] == ' ' || eq[-1] == '\t'))
 			*--eq = '\0';
-		mail += strspn(mail, " \t");
+		*val += strspn(*val, " \t");
 	}
-	ret = upn_prefix_parse(key, &pfx);
+	ret = upn_prefix_parse(*key, pfx);
 	if (ret == -EDOM)
-		return fail(p, "'%s' has host bits set beyond its prefix length", key);
+		return fail(p, "'%s' has host bits set beyond its prefix length", *key);
 	if (ret)
-		return fail(p, "'%s' is not an IPv4 or IPv6 address or prefix", key);
+		return fail(p, "'%s' is not an IPv4 or IPv6 address or prefix", *key);
+	return 1;
+}
+
+static int client_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+	char line[UPN_ADDRSTRLEN + UPN_MAIL_MAX + 8], *key, *mail;
+	struct upn_config_client *nv;
+	struct upn_prefix pfx;
+
+	if (!split_key(p, "a client entry", name, v, line, sizeof(line), &key, &mail, &pfx))
+		return 0;
 	if (!upn_mail_valid(mail))
 		return fail(p, "'%s' is not a usable mail address", mail);
 	nv = realloc(c->clients, (c->nclients + 1) * sizeof(*nv));
@@ -257,6 +275,68 @@ static int client_key(struct parse *p, const char *name, const char *v)
 	strcpy(nv[c->nclients].mail, mail);
 	c->nclients++;
 	return 1;
+}
+
+/* ADDR_OR_PREFIX = MODE [TARGET] [KEYID] */
+static int server_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+	char line[UPN_ADDRSTRLEN + UPN_URL_MAX + UPN_RELAY_KEYID_MAX + 32], *key, *val;
+	char *f[4] = { 0 }, *save = NULL;
+	struct upn_config_server srv = { .line = p->line }, *nv;
+	const char *why;
+	size_t n = 0;
+	int mode;
+
+	if (!split_key(p, "a server entry", name, v, line, sizeof(line), &key, &val, &srv.prefix))
+		return 0;
+	for (char *t = strtok_r(val, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (n == 3)
+			return fail(p, "'%s': too many fields; expected MODE [TARGET] [KEYID]",
+				    key);
+		f[n++] = t;
+	}
+	if (!n)
+		return fail(p, "'%s': expected MODE [TARGET] [KEYID]", key);
+	mode = upn_relay_mode_parse(f[0]);
+	if (mode < 0)
+		return fail(p, "'%s': expected direct, server, nms or webhook, got '%s'", key,
+			    f[0]);
+	srv.mode = (uint8_t)mode;
+	why = upn_srvmap_target_error(srv.mode, f[1]);
+	if (why)
+		return fail(p, "'%s' = %s: %s", key, f[0], why);
+	if (f[2] && !upn_relay_keyid_ok(f[2]))
+		return fail(p, "'%s': '%.64s' is not a key id (1 to %d of A-Z a-z 0-9 . _ -)", key,
+			    f[2], UPN_RELAY_KEYID_MAX);
+	for (size_t i = 0; i < c->nservers; i++)
+		if (c->servers[i].prefix.len == srv.prefix.len &&
+		    upn_addr_eq(&c->servers[i].prefix.addr, &srv.prefix.addr))
+			return fail(p, "'%s' is listed twice (first on line %d)", key,
+				    c->servers[i].line);
+	if (f[1])
+		strcpy(srv.target, f[1]);
+	if (f[2])
+		strcpy(srv.key_id, f[2]);
+	nv = realloc(c->servers, (c->nservers + 1) * sizeof(*nv));
+	if (!nv)
+		return fail(p, "out of memory");
+	nv[c->nservers++] = srv;
+	c->servers = nv;
+	return 1;
+}
+
+static int relay_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_config *c = p->cfg;
+
+	if (!strcmp(name, "key_file"))
+		return parse_path(p, name, v, c->relay_key_file, sizeof(c->relay_key_file));
+	if (!strcmp(name, "webhook_timeout"))
+		return parse_ms(p, name, v, 1000, 300000, &c->mail.webhook_timeout_ms);
+	if (!strcmp(name, "max_clients"))
+		return parse_u32(p, name, v, 1, UPN_RELAY_CLIENTS_MAX, &c->relay_max_clients);
+	return fail(p, "unknown key '%s' in [relay]", name);
 }
 
 static int detect_key(struct parse *p, const char *name, const char *v)
@@ -624,6 +704,143 @@ static int portal_key(struct parse *p, const char *name, const char *v)
 	return fail(p, "unknown key '%s' in [portal]", name);
 }
 
+/* The secret of an allow line: one line of at least UPN_CMD_SECRET_MIN characters in a
+ * file no one but its owner can read (like ssh's keys; a readable one is refused). */
+static int read_secret(struct parse *p, struct upn_cmd_allow *a)
+{
+	char buf[UPN_CMD_SECRET_MAX + 3];
+	struct stat sb;
+	size_t n = 0;
+	FILE *f;
+	int c;
+
+	f = fopen(a->secret_file, "re");
+	if (!f)
+		return fail(p, "allow: %s: %s", a->secret_file, strerror(errno));
+	if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || (sb.st_mode & 077)) {
+		fclose(f);
+		return fail(p, "allow: %s: must be a regular file of mode 0600 or stricter",
+			    a->secret_file);
+	}
+	while ((c = fgetc(f)) != EOF && c != '\n' && n < sizeof(buf) - 1)
+		buf[n++] = (char)c;
+	/* Anything after the first line but blank lines is a mistake to report. */
+	while (c == '\n' && (c = fgetc(f)) != EOF && (c == '\n' || c == '\r'))
+		;
+	fclose(f);
+	while (n && (buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n < UPN_CMD_SECRET_MIN || n > UPN_CMD_SECRET_MAX)
+		return fail(p, "allow: %s: the secret must be %d to %d characters", a->secret_file,
+			    UPN_CMD_SECRET_MIN, UPN_CMD_SECRET_MAX);
+	if (c != EOF)
+		return fail(p, "allow: %s: expected one line holding the secret", a->secret_file);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f)
+			return fail(p, "allow: %s: control characters in the secret",
+				    a->secret_file);
+	memcpy(a->secret, buf, n);
+	a->secret[n] = '\0';
+	a->secret_len = n;
+	return 1;
+}
+
+/* ADDR:SECRETFILE [COMMAND ...] */
+static int allow_line(struct parse *p, const char *v)
+{
+	struct upn_commands_config *cc = &p->cfg->commands;
+	struct upn_cmd_allow a = { 0 }, *nv;
+	char *copy = strdup(v), *save = NULL, *tok, *colon;
+	int ok = 1;
+
+	if (!copy)
+		return fail(p, "out of memory");
+	tok = strtok_r(copy, " \t", &save);
+	colon = tok ? strchr(tok, ':') : NULL;
+	if (!colon) {
+		free(copy);
+		return fail(p, "allow: expected ADDRESS:SECRETFILE [COMMAND ...]");
+	}
+	*colon = '\0';
+	if (!upn_mail_valid(tok))
+		ok = fail(p, "allow: '%s' is not a usable mail address", tok);
+	else if (upn_cmd_allow_find(cc->allow, cc->nallow, tok))
+		ok = fail(p, "allow: %s is listed twice", tok);
+	else if (colon[1] != '/' || strlen(colon + 1) >= sizeof(a.secret_file))
+		ok = fail(p, "allow: expected an absolute path after '%s:'", tok);
+	if (ok) {
+		strcpy(a.addr, tok);
+		strcpy(a.secret_file, colon + 1);
+	}
+	while (ok && (tok = strtok_r(NULL, ", \t", &save))) {
+		int verb = upn_cmd_verb_parse(tok);
+
+		if (verb < 0)
+			ok = fail(p,
+				  "allow: '%s' is not SUBSCRIBE, UNSUBSCRIBE, STATUS or WAITLIST",
+				  tok);
+		else
+			a.verbs |= (uint8_t)(1u << verb);
+	}
+	free(copy);
+	if (!ok || !read_secret(p, &a))
+		return 0;
+	if (!a.verbs)
+		a.verbs = UPN_CMD_ALL;
+	nv = realloc(cc->allow, (cc->nallow + 1) * sizeof(*nv));
+	if (!nv)
+		return fail(p, "out of memory");
+	nv[cc->nallow++] = a;
+	cc->allow = nv;
+	sodium_memzero(&a, sizeof(a));
+	return 1;
+}
+
+static int commands_key(struct parse *p, const char *name, const char *v)
+{
+	struct upn_commands_config *cc = &p->cfg->commands;
+
+	if (!strcmp(name, "mailbox")) {
+		size_t n = strlen(v);
+
+		if (n && ((strncmp(v, "pop3://", 7) && strncmp(v, "pop3s://", 8)) ||
+			  n > UPN_URL_MAX || strcspn(v, " \t\r\n\"<>") != n))
+			return fail(p, "mailbox: expected a pop3:// or pop3s:// URL, got '%s'", v);
+		strcpy(cc->mailbox, v);
+		return 1;
+	}
+	if (!strcmp(name, "password_file"))
+		return !*v ? (cc->password_file[0] = '\0', 1) :
+			     parse_path(p, name, v, cc->password_file, sizeof(cc->password_file));
+	if (!strcmp(name, "ca_file"))
+		return !*v ? (cc->ca_file[0] = '\0', 1) :
+			     parse_path(p, name, v, cc->ca_file, sizeof(cc->ca_file));
+	if (!strcmp(name, "poll"))
+		return parse_ms(p, name, v, 1000, 86400000, &cc->poll_ms);
+	if (!strcmp(name, "allow"))
+		return allow_line(p, v);
+	if (!strcmp(name, "reply_rate")) {
+		uint64_t ms;
+
+		if (upn_duration_parse(v, &ms) || ms > 366ull * 86400000)
+			return fail(p, "reply_rate: expected a duration up to 366d, got '%s'", v);
+		cc->reply_rate_s = (uint32_t)(ms / 1000);
+		return 1;
+	}
+	if (!strcmp(name, "subscriber_prefix")) {
+		struct upn_prefix pfx;
+
+		if (upn_prefix_parse(v, &pfx) || pfx.addr.family != AF_INET6 || pfx.len > 64)
+			return fail(p,
+				    "subscriber_prefix: expected an IPv6 prefix of /64 or "
+				    "shorter, got '%s'",
+				    v);
+		cc->subscriber_prefix = pfx;
+		return 1;
+	}
+	return fail(p, "unknown key '%s' in [commands]", name);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *v)
 {
 	struct parse *p = user;
@@ -680,8 +897,14 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!strcmp(section, "clients"))
 		return client_key(p, name, v);
+	if (!strcmp(section, "servers"))
+		return server_key(p, name, v);
+	if (!strcmp(section, "relay"))
+		return relay_key(p, name, v);
 	if (!strcmp(section, "portal"))
 		return portal_key(p, name, v);
+	if (!strcmp(section, "commands"))
+		return commands_key(p, name, v);
 	return fail(p, "unknown section [%s]", section);
 }
 
@@ -698,6 +921,17 @@ const char *upn_config_portal_error(const struct upn_config *c)
 	if (pc->confirm && !c->mail.nrelays)
 		return "confirm = yes needs a [mail] relay to send the confirmation mail";
 	return NULL;
+}
+
+int upn_config_key(struct upn_config *cfg, const char *section, const char *name, const char *value,
+		   char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .line = 1 };
+
+	if (handler(&p, section, name, value) && !p.err_line)
+		return 0;
+	snprintf(err, errlen, "%s", p.err_line ? p.err : "invalid value");
+	return -EINVAL;
 }
 
 void upn_config_defaults(struct upn_config *c)
@@ -733,6 +967,8 @@ void upn_config_defaults(struct upn_config *c)
 	c->mail.retry_max_ms = 3600000;
 	c->mail.give_up_ms = 2u * 86400000;
 	c->mail.relay_retry_ms = 60000;
+	c->mail.webhook_timeout_ms = 10000;
+	c->relay_max_clients = UPN_RELAY_MAX_CLIENTS_DEFAULT;
 	strcpy(c->ctl_socket, "/run/upnotify/upnotifyd.sock");
 	c->ctl_mode = 0600;
 	c->portal.ports[0] = 80;
@@ -748,6 +984,10 @@ void upn_config_defaults(struct upn_config *c)
 	c->portal.max_body = UPN_PORTAL_BODY_DEFAULT;
 	c->portal.fwmark = 0x75706e;
 	c->portal.route_table = 30570;
+	c->commands.poll_ms = 60000;
+	c->commands.reply_rate_s = 3600;
+	/* fd75:706e:6d61:696c::/64, "upnmail": a ULA no real client is numbered from. */
+	upn_prefix_parse("fd75:706e:6d61:696c::/64", &c->commands.subscriber_prefix);
 }
 
 void upn_config_free(struct upn_config *c)
@@ -755,18 +995,84 @@ void upn_config_free(struct upn_config *c)
 	free(c->watch);
 	free(c->ignore);
 	free(c->clients);
+	free(c->servers);
 	free(c->snmp_users);
 	for (size_t i = 0; i < c->ntrap_oids; i++)
 		free(c->trap_oids[i]);
 	free(c->trap_oids);
 	free(c->mail.relays);
+	if (c->commands.allow)
+		sodium_memzero(c->commands.allow, c->commands.nallow * sizeof(*c->commands.allow));
+	free(c->commands.allow);
+	c->commands.allow = NULL;
+	c->commands.nallow = 0;
+	upn_relay_keys_free(&c->mail.relay_keys);
 	c->watch = c->ignore = NULL;
 	c->clients = NULL;
+	c->servers = NULL;
+	c->nservers = 0;
 	c->snmp_users = NULL;
 	c->trap_oids = NULL;
 	c->mail.relays = NULL;
 	c->nwatch = c->nignore = c->nclients = c->nsnmp_users = c->ntrap_oids = 0;
 	c->mail.nrelays = 0;
+}
+
+/* A relay or a webhook is signed: an entry that uses one needs the key file. */
+static int servers_unkeyed(const struct upn_config *c, const char *path, char *err, size_t errlen)
+{
+	char buf[UPN_ADDRSTRLEN];
+
+	if (c->relay_key_file[0])
+		return 0;
+	for (size_t i = 0; i < c->nservers; i++) {
+		const struct upn_config_server *s = &c->servers[i];
+
+		if (s->mode == UPN_RELAY_DIRECT)
+			continue;
+		snprintf(err, errlen,
+			 "%s:%d: [servers] %s = %s needs [relay] key_file: what it sends is "
+			 "signed",
+			 path, s->line, upn_prefix_fmt(&s->prefix, buf),
+			 upn_relay_mode_name(s->mode));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int upn_config_relay_keys(struct upn_config *c, const char *path, char *err, size_t errlen)
+{
+	struct upn_relay_keys *k = &c->mail.relay_keys;
+	char buf[UPN_ADDRSTRLEN], why[512];
+
+	if (!c->relay_key_file[0])
+		return 0;
+	upn_relay_keys_free(k);
+	if (upn_relay_keys_load(c->relay_key_file, k, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: [relay] key_file: %s", path, why);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nservers; i++) {
+		struct upn_config_server *s = &c->servers[i];
+
+		if (s->mode == UPN_RELAY_DIRECT)
+			continue;
+		if (!s->key_id[0] && k->n) {
+			strcpy(s->key_id, k->v[0].id);
+		} else if (!upn_relay_key_find(k, s->key_id)) {
+			if (s->key_id[0])
+				snprintf(err, errlen, "%s:%d: [servers] %s: no key '%s' in %s",
+					 path, s->line, upn_prefix_fmt(&s->prefix, buf), s->key_id,
+					 c->relay_key_file);
+			else
+				snprintf(err, errlen, "%s:%d: [servers] %s: %s holds no key", path,
+					 s->line, upn_prefix_fmt(&s->prefix, buf),
+					 c->relay_key_file);
+			upn_relay_keys_free(k);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t errlen)
@@ -794,7 +1100,7 @@ int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t 
 				 path, upn_mode_name(cfg->mode), why);
 		else if ((why = upn_config_portal_error(cfg)))
 			snprintf(err, errlen, "%s: [portal] %s", path, why);
-		else
+		else if (!servers_unkeyed(cfg, path, err, errlen))
 			return 0;
 		upn_config_free(cfg);
 		return -EINVAL;

@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "limits.h"
+#include "relaymsg.h"
 
 enum upn_source {
 	UPN_SOURCE_AUTO,
@@ -23,6 +24,39 @@ enum upn_source {
 struct upn_config_client {
 	struct upn_prefix prefix;
 	char mail[UPN_MAIL_MAX + 1];
+};
+
+/* A [servers] line: ADDR_OR_PREFIX = MODE [TARGET] [KEYID]. */
+struct upn_config_server {
+	struct upn_prefix prefix;
+	uint8_t mode;			      /* enum upn_relay_mode (store.h) */
+	char target[UPN_URL_MAX + 1];	      /* mail address or URL; "" for direct */
+	char key_id[UPN_RELAY_KEYID_MAX + 1]; /* "" until upn_config_relay_keys: the first */
+	int line;			      /* in the file, for errors found later */
+};
+
+/* A [commands] allow line: ADDR:SECRETFILE [COMMAND ...] (mail commands, cmdparse.h). */
+#define UPN_CMD_SECRET_MIN 16
+#define UPN_CMD_SECRET_MAX 256
+struct upn_cmd_allow {
+	char addr[UPN_MAIL_MAX + 1];
+	char secret_file[PATH_MAX];
+	char secret[UPN_CMD_SECRET_MAX + 1]; /* the file's line, read at load */
+	size_t secret_len;
+	uint8_t verbs; /* bit 1 << enum upn_cmd_verb; all of them without a list */
+};
+
+/* [commands]: mail commands read from a POP3 mailbox (cmdmail.h). */
+struct upn_commands_config {
+	char mailbox[UPN_URL_MAX + 1]; /* pop3:// or pop3s:// URL; "" : no polling */
+	char password_file[PATH_MAX];
+	char ca_file[PATH_MAX];
+	uint32_t poll_ms;
+	struct upn_cmd_allow *allow; /* none: every command mail is refused */
+	size_t nallow;
+	uint32_t reply_rate_s; /* error replies per sender: one per this; 0 no limit */
+	/* A subscriber by mail has no address of its own: it gets one in here. */
+	struct upn_prefix subscriber_prefix;
 };
 
 /* An SNMPv3 USM user allowed to send traps: NAME SHA|SHA-256|MD5 AUTHPASS AES|DES PRIVPASS
@@ -72,6 +106,10 @@ struct upn_mail_config {
 	 * and the key that signs their tokens (the store's secret "portal"). */
 	char link_base[UPN_URL_MAX + 1];
 	unsigned char link_key[32];
+	/* Filled in by the daemon from [relay] key_file: the keys that sign relay
+	 * mails and webhooks (upn_config_free frees them). */
+	struct upn_relay_keys relay_keys;
+	uint32_t webhook_timeout_ms; /* a whole webhook POST */
 };
 
 enum upn_portal_mode {
@@ -140,16 +178,30 @@ struct upn_config {
 	/* [clients] */
 	struct upn_config_client *clients;
 	size_t nclients;
+	/* [servers] */
+	struct upn_config_server *servers;
+	size_t nservers;
+	/* [relay] (webhook_timeout goes to mail.webhook_timeout_ms) */
+	char relay_key_file[PATH_MAX]; /* "" : no relay or webhook entry allowed */
+	uint32_t relay_max_clients;    /* per relay list; the rest are counted */
 	/* [mail] */
 	struct upn_mail_config mail;
 	/* [portal] */
 	struct upn_portal_config portal;
+	/* [commands] */
+	struct upn_commands_config commands;
 };
 
 /* Defaults, then @path on top. On error returns -EINVAL with "path:line: message" (or
  * "path: message") in @err; @cfg then holds nothing to free. */
 int upn_config_load(const char *path, struct upn_config *cfg, char *err, size_t errlen);
 void upn_config_defaults(struct upn_config *cfg);
+/* One "name = value" of @section, parsed into @cfg exactly as upn_config_load does
+ * (for upnotify-agent, whose file shares the [mail], [clients] and [store] keys). 0, or
+ * -EINVAL with the message, without file or line, in @err. A key that continues on an
+ * indented line is passed again with the continuation, as inih does. */
+int upn_config_key(struct upn_config *cfg, const char *section, const char *name, const char *value,
+		   char *err, size_t errlen);
 void upn_config_free(struct upn_config *cfg);
 
 static inline bool upn_config_code_counts(const uint8_t *bitmap, uint8_t code)
@@ -167,5 +219,11 @@ const char *upn_config_portal_error(const struct upn_config *c);
 
 /* Shared with the control socket: is this a mail address we are willing to use? */
 bool upn_mail_valid(const char *mail);
+
+/* Reads [relay] key_file (if set) into cfg->mail.relay_keys, gives each relaying
+ * [servers] entry without a KEYID the file's first key, and checks that every KEYID
+ * named is in the file. Run after upn_config_load, by --check too. 0, or -EINVAL with
+ * "path:line: message" (@path: the config file) in @err and the keys freed. */
+int upn_config_relay_keys(struct upn_config *cfg, const char *path, char *err, size_t errlen);
 
 #endif

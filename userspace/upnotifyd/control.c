@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmdexec.h"
+#include "cmdmail.h"
 #include "kmod.h"
 #include "limits.h"
 #include "log.h"
@@ -261,6 +264,98 @@ static json_t *cmd_clients_del(struct upn_daemon *d, json_t *req, int *durable)
 	return ok_reply(json_pack("{s:i}", "deleted", 1));
 }
 
+/* ---- the server mail table ---------------------------------------------------- */
+
+static void add_srv(void *ctx, const struct upn_srv *s)
+{
+	char buf[UPN_ADDRSTRLEN];
+
+	json_array_append_new(ctx,
+			      json_pack("{s:s, s:s, s:s, s:s, s:s}", "prefix",
+					upn_prefix_fmt(&s->prefix, buf), "mode",
+					upn_relay_mode_name(s->mode), "target", s->target, "key_id",
+					s->key_id, "source", s->from_config ? "config" : "stored"));
+}
+
+static json_t *cmd_servers_list(struct upn_daemon *d, json_t *req, int *durable)
+{
+	json_t *arr = json_array();
+
+	*durable = 1;
+	upn_srvmap_foreach(&d->srvmap, add_srv, arr);
+	return ok_reply(arr);
+}
+
+/* {"prefix", "mode", "target"?, "key_id"?}: relaying entries are signed with a key of
+ * [relay] key_file, the first one when none is named. */
+static json_t *cmd_servers_add(struct upn_daemon *d, json_t *req, int *durable)
+{
+	const struct upn_relay_keys *keys = &d->cfg.mail.relay_keys;
+	const char *prefix, *mode_name, *target = "", *key_id = "", *why;
+	struct upn_prefix p;
+	const struct upn_srv *old;
+	int mode, ret;
+
+	if (json_unpack(req, "{s:s, s:s, s?:s, s?:s}", "prefix", &prefix, "mode", &mode_name,
+			"target", &target, "key_id", &key_id))
+		return error_reply("expected {\"prefix\": ..., \"mode\": ..., \"target\": ..., "
+				   "\"key_id\": ...}");
+	ret = upn_prefix_parse(prefix, &p);
+	if (ret == -EDOM)
+		return error_reply("'%s' has host bits set beyond its prefix length", prefix);
+	if (ret)
+		return error_reply("'%s' is not an IP address or prefix", prefix);
+	mode = upn_relay_mode_parse(mode_name);
+	if (mode < 0)
+		return error_reply("mode: expected direct, server, nms or webhook, got '%.32s'",
+				   mode_name);
+	why = upn_srvmap_target_error((uint8_t)mode, target);
+	if (why)
+		return error_reply("%s: %s", mode_name, why);
+	if (mode == UPN_RELAY_DIRECT && *key_id)
+		return error_reply("direct takes no key id");
+	if (*key_id && !upn_relay_keyid_ok(key_id))
+		return error_reply("'%.64s' is not a key id (1 to %d of A-Z a-z 0-9 . _ -)", key_id,
+				   UPN_RELAY_KEYID_MAX);
+	if (mode != UPN_RELAY_DIRECT) {
+		if (!keys->n)
+			return error_reply("%s needs [relay] key_file: what it sends is signed",
+					   mode_name);
+		if (!*key_id)
+			key_id = keys->v[0].id;
+		else if (!upn_relay_key_find(keys, key_id))
+			return error_reply("no key '%s' in %s", key_id, d->cfg.relay_key_file);
+	}
+	old = upn_srvmap_get(&d->srvmap, &p);
+	if (old && old->from_config)
+		return error_reply("%s comes from the config file; change it there", prefix);
+	ret = upn_srvmap_set(&d->srvmap, &p, (uint8_t)mode, target, key_id,
+			     (int64_t)(upn_now_real_ns() / 1000000000ull), false);
+	if (ret)
+		return error_reply("cannot add: %s", strerror(-ret));
+	*durable = 1;
+	return ok_reply(json_pack("{s:i}", "added", 1));
+}
+
+static json_t *cmd_servers_del(struct upn_daemon *d, json_t *req, int *durable)
+{
+	const char *prefix;
+	struct upn_prefix p;
+	int ret;
+
+	if (json_unpack(req, "{s:s}", "prefix", &prefix))
+		return error_reply("expected {\"prefix\": ...}");
+	if (upn_prefix_parse(prefix, &p))
+		return error_reply("'%s' is not an IP address or prefix", prefix);
+	ret = upn_srvmap_del(&d->srvmap, &p);
+	if (ret == -ENOENT)
+		return error_reply("%s is not in the server mail table", prefix);
+	if (ret == -EPERM)
+		return error_reply("%s comes from the config file; remove it there", prefix);
+	*durable = 1;
+	return ok_reply(json_pack("{s:i}", "deleted", 1));
+}
+
 #define COUNTER(obj, name, val) json_object_set_new(obj, name, json_integer((json_int_t)(val)))
 
 static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
@@ -330,6 +425,10 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 	COUNTER(c, "notify.unqueued", d->notify.stats.unqueued);
 	COUNTER(c, "notify.purged", d->notify.stats.purged);
 	COUNTER(c, "notify.purged_servers", d->notify.stats.purged_servers);
+	COUNTER(c, "relay.queued", d->notify.stats.relay_queued);
+	COUNTER(c, "relay.clients", d->notify.stats.relay_clients);
+	COUNTER(c, "relay.truncated", d->notify.stats.relay_truncated);
+	COUNTER(c, "webhook.queued", d->notify.stats.webhook_queued);
 	COUNTER(c, "neigh_failures", ds->neigh_failures);
 	if (d->kmod)
 		upn_kmod_stats_json(d->kmod, c, g);
@@ -348,14 +447,20 @@ static json_t *cmd_status(struct upn_daemon *d, json_t *req, int *durable)
 		COUNTER(c, "mail.db_errors", ms.db_errors);
 		COUNTER(c, "mail.suppressed", ms.suppressed);
 		COUNTER(c, "mail.bad_links", ms.bad_links);
+		COUNTER(c, "mail.webhooks_sent", ms.webhooks_sent);
+		COUNTER(c, "mail.webhook_failures", ms.webhook_failures);
 		COUNTER(g, "mail_queued", ms.queued);
 	}
 	if (d->portal)
 		upn_portal_stats_json(d->portal, c, g);
+	if (d->cmds)
+		upn_cmdexec_stats_json(d->cmds, c);
+	upn_cmdmail_stats_json(d->cmdmail, c);
 	COUNTER(g, "pending", pending);
 	COUNTER(g, "servers", d->wl.servers.live);
 	COUNTER(g, "waiting", upn_waitlist_count(&d->wl));
 	COUNTER(g, "clients", upn_clients_count(&d->clients));
+	COUNTER(g, "server_map", upn_srvmap_count(&d->srvmap));
 	COUNTER(g, "waitlist_bytes", upn_waitlist_bytes(&d->wl));
 	COUNTER(g, "store_backlog", d->journal.n);
 	return ok_reply(json_pack("{s:s, s:I, s:o, s:o}", "source", upn_source_name(d->source),
@@ -399,6 +504,49 @@ static json_t *cmd_outbox(struct upn_daemon *d, json_t *req, int *durable)
 	return ok_reply(rows);
 }
 
+/* `upnotifyctl mail`: one command mail handed over by hand (an MTA's pipe, a test),
+ * run as if the mailbox had it; answered once its changes and reply are durable. A
+ * message that is not UTF-8 comes base64-encoded, as JSON strings must be UTF-8. */
+static json_t *cmd_mail(struct upn_daemon *d, json_t *req, int *durable)
+{
+	const char *raw = NULL, *b64 = NULL;
+	size_t len = 0, b64len = 0;
+	unsigned char *buf = NULL;
+	struct upn_cmdexec_result res;
+	json_t *r;
+	int ret;
+
+	if (json_unpack(req, "{s?s%, s?s%}", "raw", &raw, &len, "raw_base64", &b64, &b64len) ||
+	    !raw == !b64)
+		return error_reply("expected {\"raw\": MESSAGE} or {\"raw_base64\": ...}");
+	if (!d->cmds)
+		return error_reply("mail commands are not enabled");
+	if (b64) {
+		buf = malloc(b64len / 4 * 3 + 3);
+		if (!buf || sodium_base642bin(buf, b64len / 4 * 3 + 3, b64, b64len, "\n", &len,
+					      NULL, sodium_base64_VARIANT_ORIGINAL)) {
+			free(buf);
+			return error_reply("raw_base64 is not base64");
+		}
+		raw = (const char *)buf;
+	}
+	if (len > UPN_CMD_RAW_MAX) {
+		free(buf);
+		return error_reply("a message of more than %d bytes is not a command mail",
+				   UPN_CMD_RAW_MAX);
+	}
+	ret = upn_cmdexec_raw(d->cmds, raw, len, (int64_t)(upn_now_real_ns() / 1000000000ull),
+			      upn_now_mono_ms(), &res);
+	free(buf);
+	if (ret)
+		return error_reply("cannot queue the reply: %s", strerror(-ret));
+	*durable = 1;
+	r = json_pack("{s:s, s:b, s:s?}", "outcome", upn_cmdexec_outcome_name(res.outcome),
+		      "replied", res.replied, "reply", res.text);
+	upn_cmdexec_result_free(&res);
+	return r ? ok_reply(r) : error_reply("out of memory");
+}
+
 static const struct {
 	const char *name;
 	json_t *(*fn)(struct upn_daemon *d, json_t *req, int *durable);
@@ -407,10 +555,14 @@ static const struct {
 	{ "waitlist", cmd_waitlist },
 	{ "recover", cmd_recover },
 	{ "outbox", cmd_outbox },
+	{ "mail", cmd_mail },
 	{ "clients.list", cmd_clients_list },
 	{ "clients.add", cmd_clients_add },
 	{ "clients.del", cmd_clients_del },
 	{ "clients.import", cmd_clients_import },
+	{ "servers.list", cmd_servers_list },
+	{ "servers.add", cmd_servers_add },
+	{ "servers.del", cmd_servers_del },
 };
 
 json_t *upn_control_handle(struct upn_daemon *d, const char *line, size_t len, int *needs_durable)

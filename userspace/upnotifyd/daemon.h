@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "nfq.h"
 #include "notify.h"
+#include "srvmap.h"
 #include "store.h"
 #include "waitlist.h"
 
@@ -25,6 +26,8 @@ struct upn_probe;
 struct upn_neigh;
 struct upn_kmod;
 struct upn_portal;
+struct upn_cmdexec;
+struct upn_cmdmail;
 
 struct upn_daemon {
 	struct upn_config cfg;
@@ -32,6 +35,7 @@ struct upn_daemon {
 	struct upn_store *store;
 	struct upn_journal journal;
 	struct upn_clients clients;
+	struct upn_srvmap srvmap; /* the server mail table */
 	struct upn_waitlist wl;
 	struct upn_detect detect;
 	struct upn_nfq nfq;
@@ -40,13 +44,15 @@ struct upn_daemon {
 	bool rules_installed;
 	struct upn_control *ctl;
 	struct upn_notify notify;
-	struct upn_mailer *mailer; /* NULL: no relay configured */
-	struct upn_trap *trap;	   /* NULL: no snmp_listen */
-	struct upn_probe *probe;   /* NULL: probe = no */
-	struct upn_neigh *neigh;   /* NULL: neigh = no */
-	struct upn_portal *portal; /* NULL: [portal] enable = no */
-	uint64_t mail_barrier;	   /* kick the mailer once this batch is durable */
-	int64_t started;	   /* unix seconds */
+	struct upn_mailer *mailer;   /* NULL: no relay configured */
+	struct upn_trap *trap;	     /* NULL: no snmp_listen */
+	struct upn_probe *probe;     /* NULL: probe = no */
+	struct upn_neigh *neigh;     /* NULL: neigh = no */
+	struct upn_portal *portal;   /* NULL: [portal] enable = no */
+	struct upn_cmdexec *cmds;    /* mail commands ([commands]); NULL: none (tests) */
+	struct upn_cmdmail *cmdmail; /* NULL: no [commands] mailbox */
+	uint64_t mail_barrier;	     /* kick the mailer once this batch is durable */
+	int64_t started;	     /* unix seconds */
 };
 
 /* Applies one event from any source: the waitlist, probes, and on recovery the mails.

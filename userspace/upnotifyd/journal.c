@@ -16,6 +16,7 @@ void upn_journal_init(struct upn_journal *j, struct upn_store *store)
 
 void upn_journal_destroy(struct upn_journal *j)
 {
+	upn_store_ops_free_bodies(j->ops, j->n);
 	free(j->ops);
 	free(j->owner);
 	memset(j, 0, sizeof(*j));
@@ -67,6 +68,8 @@ uint64_t upn_journal_flush(struct upn_journal *j)
 	if (!j->n)
 		return 0;
 	if (!j->store) {
+		/* Dropped, so nobody else will free them. */
+		upn_store_ops_free_bodies(j->ops, j->n);
 		for (size_t i = 0; i < j->n; i++)
 			if (j->owner[i])
 				*j->owner[i] = 0;

@@ -24,6 +24,7 @@ struct upn_journal {
 };
 
 void upn_journal_init(struct upn_journal *j, struct upn_store *store);
+/* Frees the batch not handed over, with the bodies of its PUT_MAIL ops. */
 void upn_journal_destroy(struct upn_journal *j);
 /* The op slot for the record whose marker is @marker: its pending op, or a new one at
  * the end. NULL only when memory is short (the caller counts it). Records must not

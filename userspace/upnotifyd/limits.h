@@ -21,6 +21,12 @@ enum upn_limits {
 
 	/* Entries in the client mail table. */
 	UPN_CLIENTS_MAX = 1048576,
+	/* Entries in the server mail table: one per server or subnet with an agent or a
+	 * webhook, written by hand, so a few thousand at most in practice. */
+	UPN_SRVMAP_MAX = 65536,
+	/* Clients in one relay list unless [relay] max_clients says otherwise: some
+	 * 12 MB of mail body, about what an MTA takes in one message by default. */
+	UPN_RELAY_MAX_CLIENTS_DEFAULT = 100000,
 
 	/* RFC 5321 caps a path at 256 octets including the brackets. */
 	UPN_MAIL_MAX = 254,
@@ -67,8 +73,12 @@ enum upn_limits {
 	/* Overruns lose failed accesses for good: say so at most once a minute. */
 	UPN_KMOD_LOST_LOG_MS = 60000,
 
-	/* Control socket: a request is one JSON line; more is an error, not a read loop. */
-	UPN_CTL_REQUEST_MAX = 1 << 20,
+	/* Control socket: a request is one JSON line; more is an error, not a read loop.
+	 * Room for a command mail (`upnotifyctl mail`) of UPN_CMD_RAW_MAX escaped in
+	 * JSON or base64. */
+	UPN_CTL_REQUEST_MAX = 4 << 20,
+	/* A command mail: a few lines of text; anything larger is not one. */
+	UPN_CMD_RAW_MAX = 1 << 20,
 	UPN_CTL_CLIENTS_MAX = 32,
 	/* A control client that neither finishes a request nor reads its reply. */
 	UPN_CTL_IDLE_MS = 30000,

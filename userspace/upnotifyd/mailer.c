@@ -32,6 +32,12 @@
  * sent; so is one when there is no link base (no gateway_url) to make it with.
  * Whoever could edit a row to get a link for another address can read the key in
  * the same file, so a stored, signed link protected nothing.
+ *
+ * Relay mails and replies are rendered from their stored body (relaymail.c), a
+ * relay mail signed with its key as it goes, so that the signature's time is the
+ * sending time. Webhooks are POSTed after the round's SMTP session, one by one,
+ * each recorded by its own commit as it is answered; they need no SMTP relay. The
+ * bodies of one round are bounded (ROUND_BODY_MAX): a list may be megabytes.
  */
 #include "mailer.h"
 
@@ -58,7 +64,9 @@
 #include "mailsend.h"
 #include "mailtext.h"
 #include "outbox.h"
+#include "relaymail.h"
 #include "token.h"
+#include "webhook.h"
 
 enum {
 	/* Messages per SMTP session, and per round: a session this long amortises
@@ -75,6 +83,9 @@ enum {
 	/* Accepted messages whose "sent" did not commit (a locked or full disk): kept
 	 * here, retried each round and never sent again meanwhile. */
 	UNRECORDED_MAX = 4096,
+	/* Bytes of relay and reply texts rendered in one round; the rest wait for the
+	 * next. A 100,000-client list is some 12 MB. */
+	ROUND_BODY_MAX = 64 << 20,
 };
 
 struct dns_entry {
@@ -115,6 +126,9 @@ struct upn_mailer {
 	/* The thread's own. */
 	struct upn_outbox_row rows[BATCH_MAX];
 	struct job jobs[BATCH_MAX];
+	struct upn_outbox_row *hooks[BATCH_MAX]; /* this round's webhooks */
+	size_t nhooks;
+	bool more; /* rows left due for want of room in this round */
 	struct upn_mailsend_msg msgs[BATCH_MAX];
 	size_t *order;		/* relays to try, best first */
 	const char *relay_name; /* of the session in progress */
@@ -217,28 +231,36 @@ static void flush_unrecorded(struct upn_mailer *m)
 	m->nunrec = k;
 }
 
+/* The relay (or the webhook's receiver) has it: recorded at once, or kept in memory
+ * until the database takes it. */
+static void record_sent(struct upn_mailer *m, int64_t id, const char *relay, const char *message_id)
+{
+	int64_t now = time(NULL);
+	struct unrecorded *u;
+
+	if (!upn_outbox_sent(m->ob, id, now, relay, message_id))
+		return;
+	COUNT(m, db_errors, 1);
+	if (m->nunrec == UNRECORDED_MAX) {
+		mail_log(LOG_ERR, "cannot record message %lld as sent (%s); it will be sent again",
+			 (long long)id, upn_outbox_error(m->ob));
+		return;
+	}
+	u = &m->unrec[m->nunrec++];
+	u->id = id;
+	u->at = now;
+	snprintf(u->relay, sizeof(u->relay), "%s", relay);
+	snprintf(u->message_id, sizeof(u->message_id), "%s", message_id);
+}
+
 /* libesmtp's SMTP_EV_MESSAGESENT, in the middle of the session. */
 static void on_accepted(void *arg, struct upn_mailsend_msg *msg)
 {
 	struct upn_mailer *m = arg;
 	struct job *j = &m->jobs[msg - m->msgs];
-	int64_t now = time(NULL);
-	struct unrecorded *u;
 
 	COUNT(m, sent, 1);
-	if (!upn_outbox_sent(m->ob, msg->id, now, m->relay_name, j->message_id))
-		return;
-	COUNT(m, db_errors, 1);
-	if (m->nunrec == UNRECORDED_MAX) {
-		mail_log(LOG_ERR, "cannot record message %lld as sent (%s); it will be sent again",
-			 (long long)msg->id, upn_outbox_error(m->ob));
-		return;
-	}
-	u = &m->unrec[m->nunrec++];
-	u->id = msg->id;
-	u->at = now;
-	snprintf(u->relay, sizeof(u->relay), "%s", m->relay_name);
-	snprintf(u->message_id, sizeof(u->message_id), "%s", j->message_id);
+	record_sent(m, msg->id, m->relay_name, j->message_id);
 }
 
 /* ---- outcomes ---- */
@@ -322,6 +344,11 @@ static size_t admit(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 				     "the outbox row does not read back (edited by hand?)", NULL);
 			continue;
 		}
+		/* No SMTP, no mail rate: sent after the session. */
+		if (r->kind == UPN_MAIL_WEBHOOK) {
+			m->hooks[m->nhooks++] = r;
+			continue;
+		}
 		/* Only recovery mails: a confirmation is the way back in. */
 		if (r->suppressed && r->kind == UPN_MAIL_RECOVERY) {
 			*changed = true;
@@ -371,75 +398,167 @@ static const char *confirm_link(struct upn_mailer *m, const struct upn_outbox_ro
 	return NULL;
 }
 
-/* Renders the jobs' texts; refused ones are failed (header injection, a
- * confirmation link that cannot be sent) and dropped. Returns the jobs left,
- * packed, with their msgs set up. */
-static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
+/* A recovery or confirmation mail, from its template. NULL when it is not sent this
+ * round: failed and recorded, or (out of memory) left queued. */
+static char *render_template(struct upn_mailer *m, struct job *j, int64_t now, bool *changed)
 {
 	/* The unsubscribe or the confirmation link. */
 	char link[UPN_TOKEN_URL_MAX + 1];
-	size_t k = 0;
+	struct upn_outbox_row *r = j->row;
+	bool confirm = r->kind == UPN_MAIL_CONFIRM;
+	struct upn_mail_fields f = {
+		.from = m->cfg.from,
+		.to = r->recipient,
+		.server = r->server,
+		.client = r->client,
+		.message_id = j->message_id,
+		.recovered = r->recovered,
+		.first = r->first,
+		.now = now,
+		.port = r->port,
+	};
+	const char *bad;
+	char why[160], *text;
+
+	upn_mail_message_id(r->kind, r->server, r->client, r->outage, m->cfg.from, j->message_id);
+	if (confirm) {
+		bad = confirm_link(m, r, now, link, sizeof(link));
+		if (bad) {
+			COUNT(m, bad_links, 1);
+			perm_failure(m, j, 0, bad, NULL);
+			*changed = true;
+			return NULL;
+		}
+		f.link = link;
+		f.expires = r->expires;
+	} else if (m->cfg.link_base[0] && !upn_token_unsub_url(m->cfg.link_key, m->cfg.link_base,
+							       r->recipient, link, sizeof(link))) {
+		/* It fails only for a recipient the store would not take. */
+		f.unsubscribe = link;
+	}
+	bad = upn_mail_fields_check(&f);
+	if (!bad) {
+		f.server_name = server_name(m, r->server, now);
+		bad = upn_mail_fields_check(&f);
+	}
+	if (bad) {
+		snprintf(why, sizeof(why),
+			 "refused: the %s value holds a control or non-ASCII character "
+			 "(header injection)",
+			 bad);
+		COUNT(m, header_rejected, 1);
+		mail_log(LOG_WARNING, "message %lld: %s", (long long)r->id, why);
+		if (upn_outbox_fail(m->ob, r->id, 0, why, NULL, j->message_id))
+			db_failed(m, "recording a refusal");
+		*changed = true;
+		return NULL;
+	}
+	text = upn_mail_render(confirm ? upn_mail_confirm_template : m->tmpl, &f);
+	if (!text)
+		/* Out of memory: the row stays queued for the next round. */
+		mail_log(LOG_WARNING, "message %lld: rendering: %s", (long long)r->id,
+			 strerror(errno));
+	return text;
+}
+
+/* The stored body of row @j, or NULL: a row without one is failed and recorded, a
+ * database error leaves it queued. */
+static char *stored_body(struct upn_mailer *m, struct job *j, size_t *len, bool *changed)
+{
+	char *body = upn_outbox_body(m->ob, j->row->id, len);
+
+	if (body)
+		return body;
+	if (errno == ENOENT || errno == EINVAL) {
+		perm_failure(m, j, 0, "the outbox row has no usable body (edited by hand?)", NULL);
+		*changed = true;
+	} else {
+		db_failed(m, "reading a body");
+	}
+	return NULL;
+}
+
+/* A relay mail (signed now) or a reply, from its stored body. NULL as for
+ * render_template; @budget counts the round's bytes. */
+static char *render_stored(struct upn_mailer *m, struct job *j, int64_t now, size_t *budget,
+			   bool *changed)
+{
+	struct upn_outbox_row *r = j->row;
+	char why[300], *body, *text;
+	size_t len = 0;
+
+	if (*budget >= ROUND_BODY_MAX) {
+		m->more = true;
+		return NULL;
+	}
+	body = stored_body(m, j, &len, changed);
+	if (!body)
+		return NULL;
+	if (r->kind == UPN_MAIL_RELAY) {
+		struct upn_relay_mail rm = {
+			.from = m->cfg.from,
+			.to = r->recipient,
+			.server = r->server,
+			.body = body,
+			.len = len,
+			.key = upn_relay_key_find(&m->cfg.relay_keys, r->key_id),
+			.now = now,
+		};
+
+		if (!rm.key) {
+			free(body);
+			snprintf(why, sizeof(why), "no key %s", r->key_id);
+			perm_failure(m, j, 0, why, NULL);
+			*changed = true;
+			return NULL;
+		}
+		text = upn_relay_mail_render(&rm, j->message_id, why, sizeof(why));
+	} else {
+		struct upn_reply_mail rp = {
+			.from = m->cfg.from,
+			.to = r->recipient,
+			.message_id = j->message_id,
+			.body = body,
+			.now = now,
+		};
+
+		upn_mail_message_id(r->kind, r->server, r->client, r->outage, m->cfg.from,
+				    j->message_id);
+		text = upn_reply_mail_render(&rp, why, sizeof(why));
+	}
+	free(body);
+	if (text) {
+		*budget += strlen(text);
+	} else if (errno == EINVAL) {
+		/* Nothing stored may become a header: fail it, as for a template's. */
+		if (r->kind == UPN_MAIL_REPLY)
+			COUNT(m, header_rejected, 1);
+		perm_failure(m, j, 0, why, NULL);
+		*changed = true;
+	} else {
+		mail_log(LOG_WARNING, "message %lld: rendering: %s", (long long)r->id,
+			 strerror(errno));
+	}
+	return text;
+}
+
+/* Renders the jobs' texts; refused ones are failed (header injection, a
+ * confirmation link that cannot be sent, no key) and dropped. Returns the jobs
+ * left, packed, with their msgs set up. */
+static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
+{
+	size_t k = 0, budget = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &m->jobs[i];
 		struct upn_outbox_row *r = j->row;
-		bool confirm = r->kind == UPN_MAIL_CONFIRM;
-		struct upn_mail_fields f = {
-			.from = m->cfg.from,
-			.to = r->recipient,
-			.server = r->server,
-			.client = r->client,
-			.message_id = j->message_id,
-			.recovered = r->recovered,
-			.first = r->first,
-			.now = now,
-			.port = r->port,
-		};
-		const char *bad;
-		char why[160];
 
-		upn_mail_message_id(r->kind, r->server, r->client, r->outage, m->cfg.from,
-				    j->message_id);
-		if (confirm) {
-			bad = confirm_link(m, r, now, link, sizeof(link));
-			if (bad) {
-				COUNT(m, bad_links, 1);
-				perm_failure(m, j, 0, bad, NULL);
-				*changed = true;
-				continue;
-			}
-			f.link = link;
-			f.expires = r->expires;
-		} else if (m->cfg.link_base[0] &&
-			   !upn_token_unsub_url(m->cfg.link_key, m->cfg.link_base, r->recipient,
-						link, sizeof(link))) {
-			/* It fails only for a recipient the store would not take. */
-			f.unsubscribe = link;
-		}
-		bad = upn_mail_fields_check(&f);
-		if (!bad) {
-			f.server_name = server_name(m, r->server, now);
-			bad = upn_mail_fields_check(&f);
-		}
-		if (bad) {
-			snprintf(why, sizeof(why),
-				 "refused: the %s value holds a control or non-ASCII character "
-				 "(header injection)",
-				 bad);
-			COUNT(m, header_rejected, 1);
-			mail_log(LOG_WARNING, "message %lld: %s", (long long)r->id, why);
-			if (upn_outbox_fail(m->ob, r->id, 0, why, NULL, j->message_id))
-				db_failed(m, "recording a refusal");
-			*changed = true;
+		if (r->kind == UPN_MAIL_RELAY || r->kind == UPN_MAIL_REPLY)
+			j->text = render_stored(m, j, now, &budget, changed);
+		else
+			j->text = render_template(m, j, now, changed);
+		if (!j->text)
 			continue;
-		}
-		j->text = upn_mail_render(confirm ? upn_mail_confirm_template : m->tmpl, &f);
-		if (!j->text) {
-			/* Out of memory: the row stays queued for the next round. */
-			mail_log(LOG_WARNING, "message %lld: rendering: %s", (long long)r->id,
-				 strerror(errno));
-			continue;
-		}
 		m->jobs[k] = *j;
 		m->msgs[k] = (struct upn_mailsend_msg){
 			.id = r->id,
@@ -449,6 +568,87 @@ static size_t render(struct upn_mailer *m, size_t n, int64_t now, bool *changed)
 		k++;
 	}
 	return k;
+}
+
+/* ---- webhooks ---- */
+
+static void webhook_failed(struct upn_mailer *m, struct job *j, bool temporary, const char *why,
+			   const char *host, int64_t now)
+{
+	COUNT(m, webhook_failures, 1);
+	if (temporary)
+		temp_failure(m, j, why, host, now);
+	else
+		perm_failure(m, j, 1, why, host);
+}
+
+/* One webhook: its JSON, signed now, POSTed. Recorded by its own commit. */
+static void send_webhook(struct upn_mailer *m, struct upn_outbox_row *r, int64_t now, bool *changed)
+{
+	struct job j = { .row = r };
+	char sig[UPN_RELAY_SIG_MAX], why[300];
+	const struct upn_relay_key *key;
+	struct upn_webhook_result res;
+	char *body;
+	size_t len = 0;
+	int ret;
+
+	*changed = true;
+	body = stored_body(m, &j, &len, changed);
+	if (!body)
+		return;
+	key = upn_relay_key_find(&m->cfg.relay_keys, r->key_id);
+	if (!key) {
+		snprintf(why, sizeof(why), "no key %s", r->key_id);
+		COUNT(m, webhook_failures, 1);
+		perm_failure(m, &j, 0, why, NULL);
+		goto out;
+	}
+	if (upn_relay_json_id(body, len, j.message_id)) {
+		COUNT(m, webhook_failures, 1);
+		perm_failure(m, &j, 0, "the webhook body has no list id", NULL);
+		goto out;
+	}
+	ret = upn_relay_sign(key, now, body, len, false, sig, sizeof(sig));
+	if (ret) {
+		snprintf(why, sizeof(why), "signing: %s", strerror(-ret));
+		webhook_failed(m, &j, ret == -ENOMEM, why, NULL, now);
+		goto out;
+	}
+	upn_webhook_send(
+		&(struct upn_webhook_post){
+			.url = r->recipient,
+			.body = body,
+			.len = len,
+			.signature = sig,
+			.id = j.message_id,
+			.timeout_ms = m->cfg.webhook_timeout_ms,
+			.stop = &m->stop,
+		},
+		&res);
+	switch (res.state) {
+	case UPN_WEBHOOK_SENT:
+		COUNT(m, webhooks_sent, 1);
+		record_sent(m, r->id, res.host, j.message_id);
+		break;
+	case UPN_WEBHOOK_TEMP:
+	case UPN_WEBHOOK_PERM:
+		mail_log(LOG_INFO, "webhook %lld to %s: %s", (long long)r->id, res.host, res.error);
+		webhook_failed(m, &j, res.state == UPN_WEBHOOK_TEMP, res.error, res.host, now);
+		break;
+	case UPN_WEBHOOK_STOPPED:
+		/* Still queued: it goes after the restart. */
+		break;
+	}
+out:
+	free(body);
+}
+
+static void send_webhooks(struct upn_mailer *m, int64_t now, bool *changed)
+{
+	for (size_t i = 0; i < m->nhooks && !atomic_load(&m->stop); i++)
+		send_webhook(m, m->hooks[i], i ? time(NULL) : now, changed);
+	m->nhooks = 0;
 }
 
 static void record(struct upn_mailer *m, size_t n, const char *relay, int64_t now)
@@ -543,11 +743,14 @@ static bool round_once(struct upn_mailer *m)
 	if (m->nunrec)
 		flush_unrecorded(m);
 	update_gauge(m, now_ms, false);
-	/* No relay configured, or all dead: mail stays queued as it is. */
+	/* No relay configured, or all dead: mail stays queued as it is, webhooks go. */
 	nrel = upn_mailrelays_pick(&m->relays, now_ms, m->order);
-	if (!nrel)
-		return false;
-	n = upn_outbox_due(m->ob, now, m->rows, BATCH_MAX);
+	m->nhooks = 0;
+	m->more = false;
+	if (nrel)
+		n = upn_outbox_due(m->ob, now, m->rows, BATCH_MAX);
+	else
+		n = upn_outbox_due_webhooks(m->ob, now, m->rows, BATCH_MAX);
 	if (n <= 0) {
 		if (n < 0)
 			db_failed(m, "reading the outbox");
@@ -569,10 +772,12 @@ static bool round_once(struct upn_mailer *m)
 	}
 	for (size_t i = 0; i < njobs; i++)
 		free(m->jobs[i].text);
+	if (m->nhooks)
+		send_webhooks(m, now, &changed);
 	update_gauge(m, mono_ms(), false);
 	/* A full batch means more may be due; a round that changed nothing must not
 	 * spin (rows the database would not let us update). */
-	return n == BATCH_MAX && changed && !atomic_load(&m->stop);
+	return (n == BATCH_MAX || m->more) && changed && !atomic_load(&m->stop);
 }
 
 static void wait_kick(struct upn_mailer *m, int timeout_ms)
@@ -627,6 +832,18 @@ static int copy_config(struct upn_mailer *m, const struct upn_mail_config *cfg, 
 {
 	m->cfg = *cfg;
 	m->cfg.relays = NULL;
+	m->cfg.relay_keys.v = NULL;
+	m->cfg.relay_keys.n = 0;
+	if (cfg->relay_keys.n) {
+		m->cfg.relay_keys.v = calloc(cfg->relay_keys.n, sizeof(*cfg->relay_keys.v));
+		if (!m->cfg.relay_keys.v) {
+			upn_set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(m->cfg.relay_keys.v, cfg->relay_keys.v,
+		       cfg->relay_keys.n * sizeof(*cfg->relay_keys.v));
+		m->cfg.relay_keys.n = cfg->relay_keys.n;
+	}
 	if (cfg->nrelays) {
 		m->cfg.relays = calloc(cfg->nrelays, sizeof(*cfg->relays));
 		if (!m->cfg.relays) {
@@ -676,6 +893,10 @@ static void free_mailer(struct upn_mailer *m)
 	free(m->order);
 	free(m->tmpl);
 	free(m->cfg.relays);
+	if (m->cfg.relay_keys.v)
+		sodium_memzero(m->cfg.relay_keys.v,
+			       m->cfg.relay_keys.n * sizeof(*m->cfg.relay_keys.v));
+	free(m->cfg.relay_keys.v);
 	sodium_memzero(m->cfg.link_key, sizeof(m->cfg.link_key));
 	free(m);
 }

@@ -17,7 +17,17 @@
  * cfg->link_base. A confirmation mail is failed instead when its link has expired
  * or there is no link base. A recovery mail to an address in the suppressed table
  * is failed with last_error "unsubscribed"; a confirmation mail still goes, since
- * asking again is how an address leaves that table. */
+ * asking again is how an address leaves that table.
+ *
+ * Three more kinds carry their text in the outbox (relaymail.h): a relay mail (the
+ * signed list of waiting clients, to an agent), signed at send time with the key
+ * named in its row from cfg->relay_keys (no key: failed, "no key KEYID"); a
+ * webhook, the list as JSON POSTed to the URL in its recipient column (webhook.h)
+ * in this thread, one at a time, even with no SMTP relay configured; its outbox
+ * relay column records the URL's host and message_id the list id; and a reply to a
+ * mail command. Neither a relay mail nor a reply is checked against the suppressed
+ * table or gets an unsubscribe link. Webhooks take no mail rate slot; retries,
+ * backoff and give-up are the same for all. */
 #ifndef UPN_MAILER_H
 #define UPN_MAILER_H
 
@@ -28,17 +38,19 @@
 #include "store.h"
 
 struct upn_mailer_stats {
-	uint64_t sent;		  /* accepted by a relay */
-	uint64_t temp_failures;	  /* 4xx or connection trouble: retried */
-	uint64_t perm_failures;	  /* 5xx, or given up after give_up_ms: failed */
-	uint64_t sessions;	  /* SMTP sessions opened */
-	uint64_t relay_failures;  /* relays found dead */
-	uint64_t rate_limited;	  /* messages held back by a rate limit */
-	uint64_t header_rejected; /* messages refused: a value would inject a header */
-	uint64_t suppressed;	  /* recovery mails not sent: the recipient unsubscribed */
-	uint64_t bad_links;	  /* confirm mails failed: link expired, or none to make */
-	uint64_t queued;	  /* gauge: messages waiting */
-	uint64_t db_errors;	  /* outbox updates that failed (each retried) */
+	uint64_t sent;		   /* accepted by a relay */
+	uint64_t temp_failures;	   /* 4xx or connection trouble: retried */
+	uint64_t perm_failures;	   /* 5xx, or given up after give_up_ms: failed */
+	uint64_t sessions;	   /* SMTP sessions opened */
+	uint64_t relay_failures;   /* relays found dead */
+	uint64_t rate_limited;	   /* messages held back by a rate limit */
+	uint64_t header_rejected;  /* messages refused: a value would inject a header */
+	uint64_t suppressed;	   /* recovery mails not sent: the recipient unsubscribed */
+	uint64_t bad_links;	   /* confirm mails failed: link expired, or none to make */
+	uint64_t webhooks_sent;	   /* webhooks answered with a 2xx */
+	uint64_t webhook_failures; /* webhook POSTs that failed, temporary or not */
+	uint64_t queued;	   /* gauge: messages waiting */
+	uint64_t db_errors;	   /* outbox updates that failed (each retried) */
 };
 
 struct upn_mailer;
@@ -57,7 +69,7 @@ void upn_mailer_get_stats(struct upn_mailer *m, struct upn_mailer_stats *out);
 /* For `upnotifyctl outbox`: the newest @limit messages as a JSON array of {"id",
  * "recipient", "server", "client", "state", "tries", "last_error", "created", "sent"}
  * (times RFC 3339 UTC, null when not yet), plus "next_try", "relay", "message_id" and
- * "kind" ("recovery" or "confirm").
+ * "kind" ("recovery", "confirm", "relay", "webhook" or "reply").
  * Reads the database with a connection of its own, never waiting on the writer. */
 json_t *upn_mailer_outbox(const char *db_path, unsigned int limit, char *err, size_t errlen);
 

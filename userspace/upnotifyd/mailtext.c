@@ -761,27 +761,73 @@ fail:
 	return NULL;
 }
 
-void upn_mail_message_id(uint8_t kind, const char *server, const char *client, int64_t outage,
-			 const char *from, char *buf)
+void upn_mail_hash_hex(uint8_t kind, const char *server, const char *client, int64_t outage,
+		       char *hex)
 {
-	static const char confirm[] = "confirm";
+	static const char *const kinds[] = {
+		[UPN_MAIL_CONFIRM] = "confirm",
+		[UPN_MAIL_RELAY] = "relay",
+		[UPN_MAIL_WEBHOOK] = "webhook",
+		[UPN_MAIL_REPLY] = "reply",
+	};
 	unsigned char h[16];
-	char hex[2 * sizeof(h) + 1], num[24];
-	const char *at = from ? strrchr(from, '@') : NULL;
-	const char *domain = at && at[1] ? at + 1 : "localhost";
+	char num[24];
 	crypto_generichash_state st;
 
 	/* The NULs keep ("1.2.3.4", "5") and ("1.2.3.45", "") apart. */
 	snprintf(num, sizeof(num), "%lld", (long long)outage);
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
 	/* A recovery mail's input is as it always was, so its Message-ID stays the
-	 * same across an upgrade; a confirm mail's is prefixed with its kind. */
-	if (kind == UPN_MAIL_CONFIRM)
-		crypto_generichash_update(&st, (const unsigned char *)confirm, sizeof(confirm));
+	 * same across an upgrade; every other kind's is prefixed with its name. */
+	if (kind < ARRAY_SIZE(kinds) && kinds[kind])
+		crypto_generichash_update(&st, (const unsigned char *)kinds[kind],
+					  strlen(kinds[kind]) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)server, strlen(server) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)client, strlen(client) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)num, strlen(num));
 	crypto_generichash_final(&st, h, sizeof(h));
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	snprintf(buf, UPN_MAIL_MAX + 1, "upn-%s@%.*s", hex, UPN_MAIL_MAX - 37, domain);
+	sodium_bin2hex(hex, 2 * sizeof(h) + 1, h, sizeof(h));
+}
+
+const char *upn_mail_domain(const char *from)
+{
+	const char *at = from ? strrchr(from, '@') : NULL;
+
+	return at && at[1] ? at + 1 : "localhost";
+}
+
+void upn_mail_message_id(uint8_t kind, const char *server, const char *client, int64_t outage,
+			 const char *from, char *buf)
+{
+	char hex[33];
+
+	upn_mail_hash_hex(kind, server, client, outage, hex);
+	snprintf(buf, UPN_MAIL_MAX + 1, "upn-%s@%.*s", hex, UPN_MAIL_MAX - 37,
+		 upn_mail_domain(from));
+}
+
+int64_t upn_mail_reply_key(const char *message_id, const char *sender)
+{
+	static const char tag[] = "reply-key";
+	unsigned char h[8];
+	crypto_generichash_state st;
+	uint64_t v = 0;
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)tag, sizeof(tag));
+	crypto_generichash_update(&st, (const unsigned char *)message_id, strlen(message_id) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)sender, strlen(sender) + 1);
+	crypto_generichash_final(&st, h, sizeof(h));
+	for (size_t i = 0; i < sizeof(h); i++)
+		v = v << 8 | h[i];
+	/* Positive, so that it reads as what it is in the sqlite3 shell. */
+	return (int64_t)(v >> 1);
+}
+
+void upn_mail_put_header(FILE *out, const char *name, const char *value)
+{
+	if (has_8bit(value, strlen(value)))
+		put_encoded(out, name, strlen(name), value);
+	else
+		put_folded(out, name, strlen(name), value);
 }

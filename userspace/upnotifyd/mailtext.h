@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mailer.h"
 
@@ -73,9 +74,22 @@ char *upn_mail_template_load(const char *path, char *err, size_t errlen);
 /* "upn-<32 hex digits>@<the domain of @from>": a hash of the kind (enum
  * upn_mail_kind), the server, the client and the outage, so a message sent twice
  * (after a crash) carries the same Message-ID both times and the receiving side can
- * tell, and a confirmation never shares one with a recovery mail. @buf holds
- * UPN_MAIL_MAX + 1 bytes. */
+ * tell, and mails of two kinds never share one. @buf holds UPN_MAIL_MAX + 1 bytes. */
 void upn_mail_message_id(uint8_t kind, const char *server, const char *client, int64_t outage,
 			 const char *from, char *buf);
+/* The 32 hex digits of that hash alone (33 bytes with the NUL). A relay list's id is
+ * this over (UPN_MAIL_RELAY, server, target, outage). */
+void upn_mail_hash_hex(uint8_t kind, const char *server, const char *client, int64_t outage,
+		       char *hex);
+/* A reply's outage column: a 64-bit hash of the command mail's Message-ID and
+ * sender, so that one command mail gets one reply, ever. */
+int64_t upn_mail_reply_key(const char *message_id, const char *sender);
+/* "<the domain of @from>", or "localhost" when it has none. */
+const char *upn_mail_domain(const char *from);
+
+/* Writes "Name: value" CRLF to @out: folded at blanks, or as RFC 2047 encoded words
+ * when @value holds 8 bit text. The caller has checked @value for control
+ * characters. */
+void upn_mail_put_header(FILE *out, const char *name, const char *value);
 
 #endif

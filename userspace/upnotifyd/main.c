@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmdexec.h"
+#include "cmdmail.h"
 #include "control.h"
 #include "daemon.h"
 #include "kmod.h"
@@ -82,6 +84,58 @@ static int load_client(void *ctx, const struct upn_store_client *c)
 	ret = upn_clients_set(&d->clients, &c->prefix, c->mail, c->registered, false);
 	d->clients.journal = j;
 	return ret;
+}
+
+/* A stored entry of the server mail table. One without a key id signs with the first
+ * key; one whose key has left the key file stays (its mails fail "no key" and show in
+ * the outbox) but is named at start. */
+static int load_srvmap(void *ctx, const struct upn_store_srvmap *s)
+{
+	struct upn_daemon *d = ctx;
+	const struct upn_relay_keys *k = &d->cfg.mail.relay_keys;
+	struct upn_journal *j = d->srvmap.journal;
+	const char *key_id = s->key_id;
+	char buf[UPN_ADDRSTRLEN];
+	int ret;
+
+	if (s->mode != UPN_RELAY_DIRECT) {
+		if (!*key_id && k->n)
+			key_id = k->v[0].id;
+		if (!upn_relay_key_find(k, key_id))
+			upn_warn("server map: %s = %s %s: no key '%s' in [relay] key_file",
+				 upn_prefix_fmt(&s->prefix, buf), upn_relay_mode_name(s->mode),
+				 s->target, key_id);
+	}
+	/* Read back from the store: nothing to write again. */
+	d->srvmap.journal = NULL;
+	ret = upn_srvmap_set(&d->srvmap, &s->prefix, s->mode, s->target, key_id, s->registered,
+			     false);
+	d->srvmap.journal = j;
+	if (ret == -EINVAL) {
+		upn_warn("server map: skipped a stored entry for %s: not valid",
+			 upn_prefix_fmt(&s->prefix, buf));
+		return 0;
+	}
+	return ret;
+}
+
+/* [servers]: in memory only, over any stored entry for the same prefix. */
+static int config_servers(struct upn_daemon *d)
+{
+	char buf[UPN_ADDRSTRLEN];
+
+	for (size_t i = 0; i < d->cfg.nservers; i++) {
+		const struct upn_config_server *s = &d->cfg.servers[i];
+		int ret = upn_srvmap_set(&d->srvmap, &s->prefix, s->mode, s->target, s->key_id,
+					 d->started, true);
+
+		if (ret) {
+			upn_err("[servers]: cannot add %s: %s", upn_prefix_fmt(&s->prefix, buf),
+				strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* mkdir -p of the directory holding @path. */
@@ -241,10 +295,37 @@ static int link_setup(struct upn_daemon *d)
 	return 0;
 }
 
+/* [commands]: always ready for `upnotifyctl mail`; the mailbox is polled if set. */
+static int mail_commands(struct upn_daemon *d)
+{
+	const struct upn_commands_config *cc = &d->cfg.commands;
+	char err[512];
+
+	d->cmds = malloc(sizeof(*d->cmds));
+	if (!d->cmds || upn_cmdexec_init(d->cmds, d)) {
+		free(d->cmds);
+		d->cmds = NULL;
+		upn_err("out of memory");
+		return -1;
+	}
+	if (!cc->mailbox[0])
+		return 0;
+	if (!cc->nallow)
+		upn_warn("commands: no allow line: every command mail will be refused");
+	d->cmdmail = upn_cmdmail_start(d, err, sizeof(err));
+	if (!d->cmdmail) {
+		upn_err("commands: %s", err);
+		return -1;
+	}
+	upn_info("commands: polling %s every %u s, %zu senders allowed", cc->mailbox,
+		 cc->poll_ms / 1000, cc->nallow);
+	return 0;
+}
+
 static int setup(struct runtime *rt)
 {
 	struct upn_daemon *d = &rt->d;
-	struct upn_store_loader loader = { d, load_server, load_entry, load_client };
+	struct upn_store_loader loader = { d, load_server, load_entry, load_client, load_srvmap };
 	char err[512];
 	sigset_t mask;
 	int ret;
@@ -264,6 +345,7 @@ static int setup(struct runtime *rt)
 	}
 	upn_journal_init(&d->journal, d->store);
 	if (upn_clients_init(&d->clients, UPN_CLIENTS_MAX, &d->journal) ||
+	    upn_srvmap_init(&d->srvmap, UPN_SRVMAP_MAX, &d->journal) ||
 	    upn_waitlist_init(&d->wl, d->cfg.total_max, d->cfg.per_server_max, &d->journal)) {
 		upn_err("out of memory");
 		return -1;
@@ -284,11 +366,17 @@ static int setup(struct runtime *rt)
 			return -1;
 		}
 	}
+	if (config_servers(d))
+		return -1;
 	if (link_setup(d))
 		return -1;
-	upn_info("loaded %u servers, %u waiting clients, %u mail addresses", d->wl.servers.live,
-		 upn_waitlist_count(&d->wl), upn_clients_count(&d->clients));
+	upn_info("loaded %u servers, %u waiting clients, %u mail addresses, %u server map entries",
+		 d->wl.servers.live, upn_waitlist_count(&d->wl), upn_clients_count(&d->clients),
+		 upn_srvmap_count(&d->srvmap));
 	upn_notify_init(&d->notify, &d->wl, &d->clients, &d->journal, d->cfg.max_wait_s);
+	upn_notify_set_relay(&d->notify, &d->srvmap, d->cfg.relay_max_clients);
+	/* Subscribers by mail may be stored from an earlier [commands]: always direct. */
+	upn_notify_set_subscriber(&d->notify, &d->cfg.commands.subscriber_prefix);
 	if (upn_detect_init(&d->detect, &d->cfg, &d->wl, on_event, d)) {
 		upn_err("out of memory");
 		return -1;
@@ -325,21 +413,23 @@ static int setup(struct runtime *rt)
 		d->wl.on_state = on_server_state;
 		d->wl.on_state_ctx = d->portal;
 	}
-	if (d->cfg.mail.nrelays) {
-		d->mailer = upn_mailer_start(&d->cfg.mail, d->cfg.store_path, err, sizeof(err));
-		if (!d->mailer) {
-			upn_err("mail: %s", err);
-			return -1;
-		}
-	} else {
-		upn_warn("mail: no relay configured; recovery mails stay in the outbox");
+	/* Always: webhooks go out without an SMTP relay, and stored servers may name
+	 * one at any time. Without a relay, mails wait in the outbox. */
+	d->mailer = upn_mailer_start(&d->cfg.mail, d->cfg.store_path, err, sizeof(err));
+	if (!d->mailer) {
+		upn_err("mail: %s", err);
+		return -1;
 	}
+	if (!d->cfg.mail.nrelays)
+		upn_warn("mail: no relay configured; mails stay in the outbox");
 	if (upn_recovery_open(d))
 		return -1;
 	upn_recovery_probe_all(d);
 
 	d->ctl = upn_control_open(d, d->cfg.ctl_socket, d->cfg.ctl_mode);
 	if (!d->ctl)
+		return -1;
+	if (mail_commands(d))
 		return -1;
 	if (d->kmod)
 		upn_info("upnotifyd %s running: source kmod, mode %s, syn_timeout %u ms", VERSION,
@@ -390,6 +480,7 @@ static int run(struct runtime *rt)
 		}
 		upn_control_tick(d->ctl, durable, now);
 		upn_portal_tick(d->portal, durable);
+		upn_cmdmail_tick(d->cmdmail, durable);
 	}
 	return 0;
 }
@@ -424,7 +515,15 @@ static void teardown(struct runtime *rt)
 		upn_kmod_close(d->kmod);
 		d->kmod = NULL;
 	}
+	/* A command mail in hand stays in the mailbox for the next start. */
+	upn_cmdmail_stop(d->cmdmail);
+	d->cmdmail = NULL;
 	upn_control_close(d->ctl);
+	if (d->cmds) {
+		upn_cmdexec_destroy(d->cmds);
+		free(d->cmds);
+		d->cmds = NULL;
+	}
 	if (d->store) {
 		drain(d);
 		upn_store_close(d->store);
@@ -432,6 +531,7 @@ static void teardown(struct runtime *rt)
 	upn_detect_destroy(&d->detect);
 	upn_waitlist_destroy(&d->wl);
 	upn_clients_destroy(&d->clients);
+	upn_srvmap_destroy(&d->srvmap);
 	upn_journal_destroy(&d->journal);
 	upn_loop_destroy(&d->loop);
 	upn_config_free(&d->cfg);
@@ -488,6 +588,12 @@ int main(int argc, char **argv)
 	}
 	if (upn_config_load(config, &rt.d.cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	/* The relay keys are part of the configuration too: --check reads them. */
+	if (upn_config_relay_keys(&rt.d.cfg, config, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		upn_config_free(&rt.d.cfg);
 		return 2;
 	}
 	if (check) {

@@ -4,7 +4,13 @@
  * mail address and a recent enough attempt gets one mail queued in the outbox, in the
  * same store transaction that takes the server and its clients off the waitlist. The
  * others are dropped and counted. Entries older than max_wait are purged whether or not
- * their server recovers. */
+ * their server recovers.
+ *
+ * A server the server mail table relays (server, nms, webhook; ¶0101-0146) gets one
+ * signed list of all its recent clients instead, mail address or not (the agent has
+ * its own table), queued the same way in the same transaction. Clients inside the
+ * mail commands' subscriber prefix are mailed directly all the same: their
+ * addresses are ours, no agent could map them. */
 #ifndef UPN_NOTIFY_H
 #define UPN_NOTIFY_H
 
@@ -12,6 +18,7 @@
 
 #include "clients.h"
 #include "journal.h"
+#include "srvmap.h"
 #include "waitlist.h"
 
 struct upn_notify_stats {
@@ -23,6 +30,10 @@ struct upn_notify_stats {
 	uint64_t unqueued;   /* mails that could not be queued (no memory) */
 	uint64_t purged;     /* entries purged for age */
 	uint64_t purged_servers;
+	uint64_t relay_queued;	  /* lists queued for an agent (server, nms) */
+	uint64_t relay_clients;	  /* clients in those lists and in webhooks */
+	uint64_t relay_truncated; /* clients left out of a list over max_clients */
+	uint64_t webhook_queued;  /* lists queued for a webhook */
 };
 
 struct upn_notify {
@@ -30,12 +41,20 @@ struct upn_notify {
 	const struct upn_clients *clients;
 	struct upn_journal *journal;
 	uint32_t max_wait_s;
+	const struct upn_srvmap *srvmap; /* NULL: every server is direct */
+	uint32_t relay_max_clients;	 /* per list; 0: UPN_RELAY_CLIENTS_MAX */
+	struct upn_prefix subscriber;	 /* always direct; addr.family 0: none */
 	struct upn_notify_stats stats;
 };
 
 void upn_notify_init(struct upn_notify *n, struct upn_waitlist *wl,
 		     const struct upn_clients *clients, struct upn_journal *journal,
 		     uint32_t max_wait_s);
+/* Relay through @map ([servers], upnotifyctl servers), at most @max_clients a list. */
+void upn_notify_set_relay(struct upn_notify *n, const struct upn_srvmap *map, uint32_t max_clients);
+/* Clients inside @p (the mail commands' pseudo-clients) are mailed directly even
+ * when their server relays. */
+void upn_notify_set_subscriber(struct upn_notify *n, const struct upn_prefix *p);
 /* @s recovered at @now for @cause: queue its mails, forget it. Returns the mails queued. */
 uint32_t upn_notify_recovered(struct upn_notify *n, struct upn_wl_server *s, uint8_t cause,
 			      int64_t now);

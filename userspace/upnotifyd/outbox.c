@@ -20,6 +20,8 @@ enum stmt_id {
 	S_COMMIT,
 	S_ROLLBACK,
 	S_DUE,
+	S_DUE_WEBHOOKS,
+	S_BODY,
 	S_QUEUED,
 	S_NEXT_DUE,
 	S_SENT,
@@ -38,9 +40,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* The suppressed lookup is by primary key, a few microseconds per row. */
 	[S_DUE] = "SELECT id, recipient, server, client, outage, recovered, first, created,"
 		  " tries, port, held, kind, last,"
-		  " EXISTS (SELECT 1 FROM suppressed WHERE mail = outbox.recipient)"
+		  " EXISTS (SELECT 1 FROM suppressed WHERE mail = outbox.recipient),"
+		  " key_id, body IS NOT NULL"
 		  " FROM outbox WHERE state = 'queued' AND next_try <= ?1"
 		  " ORDER BY next_try, id LIMIT ?2",
+	[S_DUE_WEBHOOKS] = "SELECT id, recipient, server, client, outage, recovered, first,"
+			   " created, tries, port, held, kind, last, 0, key_id,"
+			   " body IS NOT NULL FROM outbox WHERE state = 'queued'"
+			   " AND next_try <= ?1 AND kind = 'webhook'"
+			   " ORDER BY next_try, id LIMIT ?2",
+	[S_BODY] = "SELECT body FROM outbox WHERE id = ?1",
 	[S_QUEUED] = "SELECT count(*) FROM outbox WHERE state = 'queued'",
 	[S_NEXT_DUE] = "SELECT ifnull(min(next_try), 0) FROM outbox WHERE state = 'queued'",
 	[S_SENT] = "UPDATE outbox SET state = 'sent', sent_at = ?2, relay = ?3,"
@@ -185,20 +194,37 @@ static bool col_int(sqlite3_stmt *s, int i, int64_t min, int64_t max, int64_t *o
 }
 
 /* The kind, and for a confirm mail its link's expiry (column @i + 1, last), which
- * the store only takes after outage. Call with outage read. */
+ * the store only takes after outage; for a relay or webhook its key id (@i + 3) and
+ * for them and a reply whether a body is there (@i + 4). Call with outage read. */
 static bool col_kind(sqlite3_stmt *s, int i, struct upn_outbox_row *r)
 {
+	const char *name;
 	char kind[16];
+	uint8_t k;
 
 	if (!col_text(s, i, kind, sizeof(kind)))
 		return false;
-	if (!strcmp(kind, "recovery")) {
-		r->kind = UPN_MAIL_RECOVERY;
+	for (k = 0; (name = upn_mail_kind_name(k)); k++)
+		if (!strcmp(kind, name))
+			break;
+	if (!name)
+		return false;
+	r->kind = k;
+	switch (k) {
+	case UPN_MAIL_CONFIRM:
+		return col_int(s, i + 1, INT64_MIN, INT64_MAX, &r->expires) &&
+		       r->expires > r->outage;
+	case UPN_MAIL_RELAY:
+	case UPN_MAIL_WEBHOOK:
+		if (!col_text(s, i + 3, r->key_id, sizeof(r->key_id)) ||
+		    !upn_relay_keyid_ok(r->key_id))
+			return false;
+		/* fall through */
+	case UPN_MAIL_REPLY:
+		return sqlite3_column_int(s, i + 4) == 1;
+	default:
 		return true;
 	}
-	r->kind = UPN_MAIL_CONFIRM;
-	return !strcmp(kind, "confirm") && col_int(s, i + 1, INT64_MIN, INT64_MAX, &r->expires) &&
-	       r->expires > r->outage;
 }
 
 static void read_row(sqlite3_stmt *s, struct upn_outbox_row *r)
@@ -227,9 +253,9 @@ static void read_row(sqlite3_stmt *s, struct upn_outbox_row *r)
 	r->held = held;
 }
 
-int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows, size_t max)
+static int due(struct upn_outbox *ob, sqlite3_stmt *s, int64_t now, struct upn_outbox_row *rows,
+	       size_t max)
 {
-	sqlite3_stmt *s = ob->stmt[S_DUE];
 	size_t n = 0;
 	int rc;
 
@@ -244,6 +270,55 @@ int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *ro
 	}
 	sqlite3_reset(s);
 	return (int)n;
+}
+
+int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows, size_t max)
+{
+	return due(ob, ob->stmt[S_DUE], now, rows, max);
+}
+
+int upn_outbox_due_webhooks(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows,
+			    size_t max)
+{
+	return due(ob, ob->stmt[S_DUE_WEBHOOKS], now, rows, max);
+}
+
+char *upn_outbox_body(struct upn_outbox *ob, int64_t id, size_t *len)
+{
+	sqlite3_stmt *s = ob->stmt[S_BODY];
+	char *body = NULL;
+	int rc, e = 0;
+
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT) {
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+
+		/* A NUL inside would cut what is signed short of what is sent. */
+		if (!t)
+			e = ENOMEM;
+		else if (strlen(t) != n)
+			e = EINVAL;
+		else if (!(body = malloc(n + 1)))
+			e = ENOMEM;
+		else {
+			memcpy(body, t, n + 1);
+			*len = n;
+		}
+	} else if (rc == SQLITE_ROW) {
+		e = sqlite3_column_type(s, 0) == SQLITE_NULL ? ENOENT : EINVAL;
+	} else if (rc == SQLITE_DONE) {
+		e = ENOENT;
+	} else {
+		snprintf(ob->lasterr, sizeof(ob->lasterr), "%s", sqlite3_errmsg(ob->db));
+		e = -upn_store_errno(rc);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (!body)
+		errno = e;
+	return body;
 }
 
 static int64_t one_int(struct upn_outbox *ob, sqlite3_stmt *s)

@@ -34,6 +34,9 @@ struct upn_outbox_row {
 	/* When a confirm mail's link expires (its last column, after outage); 0 for
 	 * a recovery mail. */
 	int64_t expires;
+	/* A relay or webhook's signing key. Their body, and a reply's, is not read
+	 * with the row (a list may be megabytes): upn_outbox_body() fetches it. */
+	char key_id[UPN_RELAY_KEYID_MAX + 1];
 };
 
 struct upn_outbox;
@@ -48,6 +51,12 @@ const char *upn_outbox_error(struct upn_outbox *ob);
 /* Up to @max queued rows with next_try <= @now, in next_try then id order, each
  * with whether its recipient is suppressed as of this read. The count or -errno. */
 int upn_outbox_due(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows, size_t max);
+/* The same for webhooks only: they need no SMTP relay. */
+int upn_outbox_due_webhooks(struct upn_outbox *ob, int64_t now, struct upn_outbox_row *rows,
+			    size_t max);
+/* The body of row @id, malloc'ed and NUL-terminated, its length in @len; NULL with
+ * errno ENOENT (no such row, or no body), EINVAL (not text) or ENOMEM, EIO. */
+char *upn_outbox_body(struct upn_outbox *ob, int64_t id, size_t *len);
 /* Queued rows in all, or -errno. */
 int64_t upn_outbox_queued(struct upn_outbox *ob);
 /* The earliest next_try of a queued row; 0 when none is queued, or -errno. */

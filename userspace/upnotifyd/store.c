@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,69 @@ static const char *const migrations[] = {
 	"	name TEXT PRIMARY KEY NOT NULL,"
 	"	value BLOB NOT NULL"
 	") WITHOUT ROWID;",
+	/* 4: relays to agents and webhooks, mail commands. The outbox takes three more
+	 * kinds, and with them a body (the signed list, the JSON, the reply's text)
+	 * and the id of the key that signs it at send time; SQLite cannot widen a
+	 * CHECK in place, so the table is copied, ids and all. srvmap is the server
+	 * mail table (figure 16; "servers" is taken by the down servers): where a
+	 * server's list goes. relay_seen keeps the ids of the lists an agent took, so
+	 * that a replayed mail is sent to nobody; counters are the agent's. */
+	"CREATE TABLE outbox_v4 ("
+	"	id INTEGER PRIMARY KEY,"
+	"	recipient TEXT NOT NULL,"
+	"	server TEXT NOT NULL,"
+	"	client TEXT NOT NULL,"
+	"	outage INTEGER NOT NULL,"
+	"	recovered INTEGER NOT NULL,"
+	"	cause TEXT NOT NULL,"
+	"	port INTEGER NOT NULL,"
+	"	proto INTEGER NOT NULL,"
+	"	first INTEGER NOT NULL,"
+	"	last INTEGER NOT NULL,"
+	"	attempts INTEGER NOT NULL,"
+	"	state TEXT NOT NULL DEFAULT 'queued'"
+	"		CHECK (state IN ('queued', 'sent', 'failed')),"
+	"	tries INTEGER NOT NULL DEFAULT 0,"
+	"	next_try INTEGER NOT NULL,"
+	"	held INTEGER NOT NULL DEFAULT 0,"
+	"	last_error TEXT,"
+	"	relay TEXT,"
+	"	created INTEGER NOT NULL,"
+	"	sent_at INTEGER,"
+	"	message_id TEXT,"
+	"	kind TEXT NOT NULL DEFAULT 'recovery'"
+	"		CHECK (kind IN ('recovery', 'confirm', 'relay', 'webhook', 'reply')),"
+	"	body TEXT,"
+	"	key_id TEXT,"
+	"	UNIQUE (server, client, outage)"
+	");"
+	"INSERT INTO outbox_v4 (id, recipient, server, client, outage, recovered, cause,"
+	"	port, proto, first, last, attempts, state, tries, next_try, held, last_error,"
+	"	relay, created, sent_at, message_id, kind)"
+	" SELECT id, recipient, server, client, outage, recovered, cause, port, proto,"
+	"	first, last, attempts, state, tries, next_try, held, last_error, relay,"
+	"	created, sent_at, message_id, kind FROM outbox;"
+	"DROP TABLE outbox;"
+	"ALTER TABLE outbox_v4 RENAME TO outbox;"
+	"CREATE INDEX outbox_due ON outbox (state, next_try);"
+	"CREATE TABLE srvmap ("
+	"	prefix TEXT PRIMARY KEY NOT NULL,"
+	"	mode TEXT NOT NULL CHECK (mode IN ('direct', 'server', 'nms', 'webhook')),"
+	"	target TEXT NOT NULL,"
+	"	key_id TEXT NOT NULL,"
+	"	registered INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE relay_seen ("
+	"	id TEXT PRIMARY KEY NOT NULL,"
+	"	key_id TEXT NOT NULL,"
+	"	server TEXT NOT NULL,"
+	"	received INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX relay_seen_received ON relay_seen (received);"
+	"CREATE TABLE counters ("
+	"	name TEXT PRIMARY KEY NOT NULL,"
+	"	value INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -140,6 +204,14 @@ enum stmt_id {
 	S_LOAD_ENTRIES,
 	S_LOAD_CLIENTS,
 	S_LOAD_SUPPRESSED,
+	S_PUT_SRVMAP,
+	S_DEL_SRVMAP,
+	S_PUT_SEEN,
+	S_DEL_SEEN_BEFORE,
+	S_ADD_COUNTER,
+	S_GET_SEEN,
+	S_LOAD_SRVMAP,
+	S_LOAD_COUNTERS,
 	S_COUNT
 };
 
@@ -173,8 +245,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Due at once; the insert time, not the recovery's, starts the give-up clock. */
 	[S_PUT_MAIL] =
 		"INSERT INTO outbox (recipient, server, client, outage, recovered, cause, port,"
-		" proto, first, last, attempts, next_try, created, kind) VALUES (?1, ?2, ?3,"
-		" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)"
+		" proto, first, last, attempts, next_try, created, kind, body, key_id) VALUES"
+		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)"
 		" ON CONFLICT (server, client, outage) DO NOTHING",
 	[S_PUT_SUPPRESS] = "INSERT INTO suppressed (mail, since) VALUES (?1, ?2)"
 			   " ON CONFLICT (mail) DO UPDATE SET since = excluded.since",
@@ -191,11 +263,34 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ORDER BY w.server, w.client",
 	[S_LOAD_CLIENTS] = "SELECT prefix, mail, registered FROM clients ORDER BY prefix",
 	[S_LOAD_SUPPRESSED] = "SELECT mail, since FROM suppressed ORDER BY mail",
+	[S_PUT_SRVMAP] = "INSERT INTO srvmap (prefix, mode, target, key_id, registered)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (prefix) DO UPDATE SET"
+			 " mode = excluded.mode, target = excluded.target,"
+			 " key_id = excluded.key_id, registered = excluded.registered",
+	[S_DEL_SRVMAP] = "DELETE FROM srvmap WHERE prefix = ?1",
+	/* No upsert: taking a list twice is what this table is there to refuse. */
+	[S_PUT_SEEN] = "INSERT INTO relay_seen (id, key_id, server, received)"
+		       " VALUES (?1, ?2, ?3, ?4)",
+	[S_DEL_SEEN_BEFORE] = "DELETE FROM relay_seen WHERE received < ?1",
+	[S_ADD_COUNTER] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
+			  " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+	[S_GET_SEEN] = "SELECT 1 FROM relay_seen WHERE id = ?1",
+	[S_LOAD_SRVMAP] = "SELECT prefix, mode, target, key_id, registered FROM srvmap"
+			  " ORDER BY prefix",
+	[S_LOAD_COUNTERS] = "SELECT name, value FROM counters ORDER BY name",
 };
 
 static const char *const mail_kind_names[] = {
-	[UPN_MAIL_RECOVERY] = "recovery",
-	[UPN_MAIL_CONFIRM] = "confirm",
+	[UPN_MAIL_RECOVERY] = "recovery", [UPN_MAIL_CONFIRM] = "confirm",
+	[UPN_MAIL_RELAY] = "relay",	  [UPN_MAIL_WEBHOOK] = "webhook",
+	[UPN_MAIL_REPLY] = "reply",
+};
+
+static const char *const relay_mode_names[] = {
+	[UPN_RELAY_DIRECT] = "direct",
+	[UPN_RELAY_SERVER] = "server",
+	[UPN_RELAY_NMS] = "nms",
+	[UPN_RELAY_WEBHOOK] = "webhook",
 };
 
 static const char *const state_names[] = {
@@ -225,6 +320,34 @@ struct upn_store {
 };
 
 #define store_log(fmt, ...) upn_warn("store: " fmt, ##__VA_ARGS__)
+
+const char *upn_mail_kind_name(uint8_t kind)
+{
+	return kind < ARRAY_SIZE(mail_kind_names) ? mail_kind_names[kind] : NULL;
+}
+
+const char *upn_relay_mode_name(uint8_t mode)
+{
+	return mode < ARRAY_SIZE(relay_mode_names) ? relay_mode_names[mode] : NULL;
+}
+
+int upn_relay_mode_parse(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(relay_mode_names); i++)
+		if (!strcmp(name, relay_mode_names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+void upn_store_ops_free_bodies(struct upn_store_op *ops, size_t n)
+{
+	for (size_t i = 0; ops && i < n; i++) {
+		if (ops[i].kind == UPN_STORE_PUT_MAIL) {
+			free(ops[i].mail.body);
+			ops[i].mail.body = NULL;
+		}
+	}
+}
 
 int upn_store_errno(int rc)
 {
@@ -299,13 +422,101 @@ static bool mail_ok(const char *mail, size_t size)
 	return true;
 }
 
+/* An http(s) URL of visible ASCII: it goes into libcurl and the outbox's recipient. */
+static bool url_ok(const char *url, size_t size)
+{
+	size_t len = strnlen(url, size), skip;
+
+	if (len == size || len > UPN_URL_MAX)
+		return false;
+	if (!strncasecmp(url, "http://", 7))
+		skip = 7;
+	else if (!strncasecmp(url, "https://", 8))
+		skip = 8;
+	else
+		return false;
+	if (len == skip || url[skip] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static bool keyid_ok(const char *id, size_t size, bool empty_ok)
+{
+	size_t len = strnlen(id, size);
+
+	if (len == size)
+		return false;
+	return (empty_ok && !len) || upn_relay_keyid_ok(id);
+}
+
+static bool relay_id_ok(const char *id, size_t size)
+{
+	if (strnlen(id, size) != UPN_RELAY_ID_LEN)
+		return false;
+	for (size_t i = 0; i < UPN_RELAY_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool counter_name_ok(const char *name, size_t size)
+{
+	size_t len = strnlen(name, size);
+
+	if (!len || len == size)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 /* A confirm mail's link expires (last) after the form was taken (outage): one that
- * does not could never be sent. */
+ * does not could never be sent. A relay, webhook or reply carries its text, and the
+ * first two the key that signs it. */
 static bool mail_kind_ok(const struct upn_store_mail *m)
 {
-	if (m->kind == UPN_MAIL_RECOVERY)
-		return true;
-	return m->kind == UPN_MAIL_CONFIRM && m->last > m->outage;
+	const size_t rlen = sizeof(m->recipient);
+
+	switch (m->kind) {
+	case UPN_MAIL_RECOVERY:
+		return mail_ok(m->recipient, rlen);
+	case UPN_MAIL_CONFIRM:
+		return mail_ok(m->recipient, rlen) && m->last > m->outage;
+	case UPN_MAIL_RELAY:
+		return mail_ok(m->recipient, rlen) && m->body &&
+		       keyid_ok(m->key_id, sizeof(m->key_id), false);
+	case UPN_MAIL_WEBHOOK:
+		return url_ok(m->recipient, rlen) && m->body &&
+		       keyid_ok(m->key_id, sizeof(m->key_id), false);
+	case UPN_MAIL_REPLY:
+		return mail_ok(m->recipient, rlen) && m->body;
+	}
+	return false;
+}
+
+/* direct has no target; the agents have a mail address, a webhook its URL. */
+static bool srvmap_ok(const struct upn_store_srvmap *v)
+{
+	if (!prefix_ok(&v->prefix) || !keyid_ok(v->key_id, sizeof(v->key_id), true))
+		return false;
+	switch (v->mode) {
+	case UPN_RELAY_DIRECT:
+		return !v->target[0];
+	case UPN_RELAY_SERVER:
+	case UPN_RELAY_NMS:
+		return mail_ok(v->target, sizeof(v->target));
+	case UPN_RELAY_WEBHOOK:
+		return url_ok(v->target, sizeof(v->target));
+	}
+	return false;
 }
 
 static bool op_ok(const struct upn_store_op *op)
@@ -328,20 +539,32 @@ static bool op_ok(const struct upn_store_op *op)
 		return prefix_ok(&op->client.prefix);
 	case UPN_STORE_PUT_MAIL:
 		return addr_ok(&op->mail.server) && addr_ok(&op->mail.client) &&
-		       op->mail.cause <= UPNOTIFY_CAUSE_MAX &&
-		       mail_ok(op->mail.recipient, sizeof(op->mail.recipient)) &&
-		       mail_kind_ok(&op->mail);
+		       op->mail.cause <= UPNOTIFY_CAUSE_MAX && mail_kind_ok(&op->mail);
 	case UPN_STORE_PUT_SUPPRESS:
 	case UPN_STORE_DEL_SUPPRESS:
 		return mail_ok(op->suppress.mail, sizeof(op->suppress.mail));
+	case UPN_STORE_PUT_SRVMAP:
+		return srvmap_ok(&op->srvmap);
+	case UPN_STORE_DEL_SRVMAP:
+		return prefix_ok(&op->srvmap.prefix);
+	case UPN_STORE_PUT_SEEN:
+		return relay_id_ok(op->seen.id, sizeof(op->seen.id)) &&
+		       keyid_ok(op->seen.key_id, sizeof(op->seen.key_id), false) &&
+		       addr_ok(&op->seen.server);
+	case UPN_STORE_DEL_SEEN_BEFORE:
+		return true;
+	case UPN_STORE_ADD_COUNTER:
+		return counter_name_ok(op->counter.name, sizeof(op->counter.name));
 	}
 	return false;
 }
 
-static bool batch_ok(const struct upn_store_op *ops, size_t n)
+/* @writer: for the writer thread, which must never get a batch that can fail for
+ * good, such as a PUT_SEEN of an id already taken. */
+static bool batch_ok(const struct upn_store_op *ops, size_t n, bool writer)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!op_ok(&ops[i]))
+		if (!op_ok(&ops[i]) || (writer && ops[i].kind == UPN_STORE_PUT_SEEN))
 			return false;
 	return true;
 }
@@ -474,6 +697,10 @@ static int put_mail(struct upn_store *st, const struct upn_store_mail *m)
 	sqlite3_bind_int64(s, 11, m->attempts);
 	sqlite3_bind_int64(s, 12, (int64_t)time(NULL));
 	bind_text(s, 13, mail_kind_names[m->kind]);
+	if (m->body)
+		bind_text(s, 14, m->body);
+	if (m->key_id[0])
+		bind_text(s, 15, m->key_id);
 	return step_done(st, s);
 }
 
@@ -491,6 +718,60 @@ static int del_suppress(struct upn_store *st, const struct upn_store_suppress *v
 	sqlite3_stmt *s = st->stmt[S_DEL_SUPPRESS];
 
 	bind_text(s, 1, v->mail);
+	return step_done(st, s);
+}
+
+static int put_srvmap(struct upn_store *st, const struct upn_store_srvmap *v)
+{
+	sqlite3_stmt *s = st->stmt[S_PUT_SRVMAP];
+	char p[UPN_ADDRSTRLEN];
+
+	bind_text(s, 1, upn_prefix_fmt(&v->prefix, p));
+	bind_text(s, 2, relay_mode_names[v->mode]);
+	bind_text(s, 3, v->target);
+	bind_text(s, 4, v->key_id);
+	sqlite3_bind_int64(s, 5, v->registered);
+	return step_done(st, s);
+}
+
+static int del_srvmap(struct upn_store *st, const struct upn_store_srvmap *v)
+{
+	sqlite3_stmt *s = st->stmt[S_DEL_SRVMAP];
+	char p[UPN_ADDRSTRLEN];
+
+	bind_text(s, 1, upn_prefix_fmt(&v->prefix, p));
+	return step_done(st, s);
+}
+
+static int put_seen(struct upn_store *st, const struct upn_store_seen *v)
+{
+	sqlite3_stmt *s = st->stmt[S_PUT_SEEN];
+	char a[UPN_ADDRSTRLEN];
+	int err;
+
+	bind_text(s, 1, v->id);
+	bind_text(s, 2, v->key_id);
+	bind_text(s, 3, upn_addr_fmt(&v->server, a));
+	sqlite3_bind_int64(s, 4, v->received);
+	err = step_done(st, s);
+	/* The only constraint the row can break is the primary key. */
+	return err == -EINVAL ? -EEXIST : err;
+}
+
+static int del_seen_before(struct upn_store *st, const struct upn_store_seen *v)
+{
+	sqlite3_stmt *s = st->stmt[S_DEL_SEEN_BEFORE];
+
+	sqlite3_bind_int64(s, 1, v->received);
+	return step_done(st, s);
+}
+
+static int add_counter(struct upn_store *st, const struct upn_store_counter *v)
+{
+	sqlite3_stmt *s = st->stmt[S_ADD_COUNTER];
+
+	bind_text(s, 1, v->name);
+	sqlite3_bind_int64(s, 2, v->delta);
 	return step_done(st, s);
 }
 
@@ -517,6 +798,16 @@ static int apply_op(struct upn_store *st, const struct upn_store_op *op, struct 
 		return put_suppress(st, &op->suppress);
 	case UPN_STORE_DEL_SUPPRESS:
 		return del_suppress(st, &op->suppress);
+	case UPN_STORE_PUT_SRVMAP:
+		return put_srvmap(st, &op->srvmap);
+	case UPN_STORE_DEL_SRVMAP:
+		return del_srvmap(st, &op->srvmap);
+	case UPN_STORE_PUT_SEEN:
+		return put_seen(st, &op->seen);
+	case UPN_STORE_DEL_SEEN_BEFORE:
+		return del_seen_before(st, &op->seen);
+	case UPN_STORE_ADD_COUNTER:
+		return add_counter(st, &op->counter);
 	}
 	return -EINVAL;
 }
@@ -559,7 +850,7 @@ int upn_store_apply(struct upn_store *st, const struct upn_store_op *ops, size_t
 
 	if (st->started)
 		return -EBUSY;
-	if ((n && !ops) || !batch_ok(ops, n))
+	if ((n && !ops) || !batch_ok(ops, n, false))
 		return -EINVAL;
 	err = run_batch(st, ops, n);
 	pthread_mutex_lock(&st->lock);
@@ -694,6 +985,28 @@ static bool read_suppressed(sqlite3_stmt *s, struct upn_store_suppress *v)
 	return mail_ok(v->mail, sizeof(v->mail));
 }
 
+static bool read_srvmap(sqlite3_stmt *s, struct upn_store_srvmap *v)
+{
+	const char *mode, *target, *key_id;
+	int m;
+
+	memset(v, 0, sizeof(*v));
+	mode = col_text(s, 1);
+	target = col_text(s, 2);
+	key_id = col_text(s, 3);
+	if (!col_prefix(s, 0, &v->prefix) || !mode || !target || !key_id ||
+	    strlen(target) > UPN_URL_MAX || strlen(key_id) > UPN_RELAY_KEYID_MAX ||
+	    !col_int(s, 4, INT64_MIN, INT64_MAX, &v->registered))
+		return false;
+	m = upn_relay_mode_parse(mode);
+	if (m < 0)
+		return false;
+	v->mode = (uint8_t)m;
+	strcpy(v->target, target);
+	strcpy(v->key_id, key_id);
+	return srvmap_ok(v);
+}
+
 struct load_ctx {
 	struct upn_store *st;
 	const struct upn_store_loader *l;
@@ -750,6 +1063,31 @@ static int suppressed_row(struct load_ctx *lc, sqlite3_stmt *s)
 	return lc->suppressed(lc->ctx, &v);
 }
 
+static int srvmap_row(struct load_ctx *lc, sqlite3_stmt *s)
+{
+	struct upn_store_srvmap v;
+
+	if (!read_srvmap(s, &v))
+		return skip_row(lc, s, "srvmap", 1);
+	return lc->l->srvmap(lc->l->ctx, &v);
+}
+
+struct counter_ctx {
+	int (*cb)(void *ctx, const char *name, int64_t v);
+	void *ctx;
+};
+
+static int counter_row(struct load_ctx *lc, sqlite3_stmt *s)
+{
+	struct counter_ctx *cc = lc->ctx;
+	const char *name = col_text(s, 0);
+	int64_t v;
+
+	if (!name || !counter_name_ok(name, 48) || !col_int(s, 1, INT64_MIN, INT64_MAX, &v))
+		return skip_row(lc, s, "counters", 1);
+	return cc->cb(cc->ctx, name, v);
+}
+
 static int load_rows(struct load_ctx *lc, enum stmt_id id,
 		     int (*row)(struct load_ctx *lc, sqlite3_stmt *s))
 {
@@ -783,6 +1121,8 @@ int upn_store_load(struct upn_store *st, const struct upn_store_loader *l)
 		err = load_rows(&lc, S_LOAD_ENTRIES, entry_row);
 	if (!err && l->client)
 		err = load_rows(&lc, S_LOAD_CLIENTS, client_row);
+	if (!err && l->srvmap)
+		err = load_rows(&lc, S_LOAD_SRVMAP, srvmap_row);
 	sqlite3_step(st->stmt[S_ROLLBACK]);
 	sqlite3_reset(st->stmt[S_ROLLBACK]);
 	if (lc.skipped)
@@ -805,6 +1145,42 @@ int upn_store_load_suppressed(struct upn_store *st,
 	if (lc.skipped)
 		store_log("skipped %llu invalid suppressed rows at load",
 			  (unsigned long long)lc.skipped);
+	pthread_mutex_lock(&st->lock);
+	st->stats.load_skipped += lc.skipped;
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int upn_store_seen(struct upn_store *st, const char *id)
+{
+	sqlite3_stmt *s = st->stmt[S_GET_SEEN];
+	int rc;
+
+	if (st->started)
+		return -EBUSY;
+	if (!id)
+		return -EINVAL;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		snprintf(st->lasterr, sizeof(st->lasterr), "%s", sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : upn_store_errno(rc);
+}
+
+int upn_store_counters(struct upn_store *st, int (*cb)(void *ctx, const char *name, int64_t v),
+		       void *ctx)
+{
+	struct counter_ctx cc = { .cb = cb, .ctx = ctx };
+	struct load_ctx lc = { .st = st, .ctx = &cc };
+	int err;
+
+	if (st->started)
+		return -EBUSY;
+	err = load_rows(&lc, S_LOAD_COUNTERS, counter_row);
 	pthread_mutex_lock(&st->lock);
 	st->stats.load_skipped += lc.skipped;
 	pthread_mutex_unlock(&st->lock);
@@ -985,6 +1361,8 @@ static void free_store(struct upn_store *st)
 		store_log("close: %s", sqlite3_errmsg(st->db));
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->lock);
+	/* A batch given up at shutdown. */
+	upn_store_ops_free_bodies(st->ops, st->nops);
 	free(st->ops);
 	free(st);
 }
@@ -1108,6 +1486,7 @@ static void *writer_main(void *arg)
 			st->durable = st->seq;
 			count_commit(st, n);
 			pthread_mutex_unlock(&st->lock);
+			upn_store_ops_free_bodies(ops, n);
 			free(ops);
 			notify(st);
 			pthread_mutex_lock(&st->lock);
@@ -1159,7 +1538,7 @@ int upn_store_submit(struct upn_store *st, struct upn_store_op *ops, size_t n, u
 		return -EINVAL;
 	/* Checked here, in the caller's thread: an invalid op would otherwise fail in the
 	 * writer on every retry and wedge the store. */
-	if (!batch_ok(ops, n))
+	if (!batch_ok(ops, n, true))
 		return -EINVAL;
 	pthread_mutex_lock(&st->lock);
 	if (st->inflight) {
