@@ -37,17 +37,19 @@ B := build
 LIB_SRC := $(wildcard userspace/lib/*.c)
 D_SRC := $(filter-out userspace/upnotifyd/main.c,$(wildcard userspace/upnotifyd/*.c))
 CTL_SRC := $(wildcard userspace/upnotifyctl/*.c)
+AGENT_SRC := $(wildcard userspace/upnotify-agent/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 D_OBJ := $(D_SRC:%.c=$(B)/%.o)
 CTL_OBJ := $(CTL_SRC:%.c=$(B)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 TOOLS_BIN := $(patsubst %.c,$(B)/%,$(wildcard tests/tools/*.c bench/tools/*.c))
 
-PROGS := $(B)/upnotifyd $(B)/upnotifyctl
+PROGS := $(B)/upnotifyd $(B)/upnotifyctl $(B)/upnotify-agent
 
 .PHONY: all deps check unit scenarios demo fuzz bench install clean style
 all: $(PROGS)
@@ -65,6 +67,13 @@ $(B)/upnotifyd: $(B)/userspace/upnotifyd/main.o $(B)/libupnd.a $(B)/libupn.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 $(B)/upnotifyctl: $(CTL_OBJ) $(B)/libupn.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(B)/upnotify-agent: $(AGENT_OBJ) $(B)/libupnd.a $(B)/libupn.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+# The agent's unit test links its objects but main.o, ahead of the archives.
+$(B)/tests/unit/test_agent.o: UPN_CFLAGS += -Iuserspace/upnotify-agent
+$(B)/tests/test_agent: $(B)/tests/unit/test_agent.o $(filter-out %/main.o,$(AGENT_OBJ)) \
+		$(B)/libupnd.a $(B)/libupn.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libupnd.a $(B)/libupn.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
@@ -121,6 +130,8 @@ install: all
 	install -m 0644 userspace/man/*.4 $(DESTDIR)$(MANDIR)/man4/
 	install -m 0644 etc/upnotify.conf.example etc/recovered.txt.example \
 		$(DESTDIR)$(SYSCONFDIR)/upnotify/
+	install -m 0644 etc/upnotify-agent.conf \
+		$(DESTDIR)$(SYSCONFDIR)/upnotify/upnotify-agent.conf.example
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#/usr/local/sbin#$(SBINDIR)#' etc/upnotifyd.service > $(DESTDIR)$(UNITDIR)/upnotifyd.service
 
