@@ -26,6 +26,13 @@
 #   reject@example.test    554 at RCPT (a permanent failure)
 #   defer@example.test     450 at RCPT (a temporary one)
 # Messages to other domains are refused (relay access denied): nothing leaves.
+#
+# Opt-in, for the relay tests: PF_MAILBOXES (in the environment of pf_start; export it
+# when pf_start runs in another shell, as gw_pf_start's does) holds lines or words
+# "ADDRESS MAILDIR/", e.g. "agent@srv.example.test /tmp/upn-dovecot.x/home/agent/Maildir/":
+# mail for exactly ADDRESS goes to that Maildir (a Dovecot user's, tests/lib/dovecot.sh)
+# instead of $PF_MAILDIR, and ADDRESS's domain is accepted too. Unset or empty: the
+# instance is exactly as above.
 
 PF_DIR=
 PF_MAILDIR=
@@ -34,6 +41,7 @@ PF_CERT=
 PF_STARTED=
 PF_AUTH_USER=upnotify
 PF_AUTH_PASS='not so s3cret'  # a blank in it, as passwords have
+PF_MAILBOXES=${PF_MAILBOXES:-}
 
 # The instance runs delivery as nobody: virtual(8) will not deliver as root.
 PF_UID=$(id -u nobody)
@@ -124,12 +132,36 @@ pf_start() {
 			smtpd_recipient_restrictions="check_recipient_access regexp:$etc/rcpt_access, permit_sasl_authenticated, reject" \
 			>>"$PF_LOG" 2>&1 || pf_fail "postconf (auth)" || return 1
 	fi
+	if [ -n "$PF_MAILBOXES" ]; then
+		pf_mailboxes "$etc" || pf_fail "PF_MAILBOXES" || return 1
+	fi
 	postconf -c "$etc" -F '*/*/chroot = n' >>"$PF_LOG" 2>&1 ||
 		pf_fail "postconf (chroot)" || return 1
 	postfix -c "$etc" check >>"$PF_LOG" 2>&1 || pf_fail "postfix check" || return 1
 	postfix -c "$etc" start >>"$PF_LOG" 2>&1 || pf_fail "postfix start" || return 1
 	PF_STARTED=1
 	pf_wait_listen "$addr" "$port" 10
+}
+
+# pf_mailboxes ETC: PF_MAILBOXES into a texthash map in front of the static one. The
+# map's paths are relative to virtual_mailbox_base, so the base becomes / and the
+# static catch-all its absolute form: the same directory as without the option.
+pf_mailboxes() {
+	local etc=$1 a d doms="example.test example.net"
+	: >"$etc/mailboxes"
+	set -- $PF_MAILBOXES
+	while [ $# -ge 2 ]; do
+		a=$1 d=$2
+		shift 2
+		case $a in *@*) ;; *) echo "# postfix: PF_MAILBOXES: $a is no address" >&2; return 1 ;; esac
+		case $d in /*/) ;; *) echo "# postfix: PF_MAILBOXES: $d: an absolute Maildir path ending in /" >&2; return 1 ;; esac
+		printf '%s %s\n' "$a" "${d#/}" >>"$etc/mailboxes"
+		[[ " $doms " == *" ${a#*@} "* ]] || doms="$doms ${a#*@}"
+	done
+	[ $# -eq 0 ] || { echo "# postfix: PF_MAILBOXES: odd number of words" >&2; return 1; }
+	postconf -c "$etc" virtual_mailbox_base=/ \
+		"virtual_mailbox_maps=texthash:$etc/mailboxes, static:${PF_MAILDIR#/}/" \
+		"virtual_mailbox_domains=$doms" >>"$PF_LOG" 2>&1
 }
 
 # Bounded poll for the listener: master(8) opens it as it starts.

@@ -1207,3 +1207,177 @@ mail_to_ge() { [ "$(mail_count_to "$1")" -ge "$2" ]; }
 
 # clock_past EPOCH: the clock has passed EPOCH (for poll: waiting for a time, no sleep).
 clock_past() { [ "$(date +%s)" -gt "$1" ]; }
+
+# ---- relay lists, upnotify-agent, webhooks, mail commands (scenarios 21-26) ----
+#
+# The relay mail goes where a real one would: upnotifyd's mailer -> the gateway's
+# Postfix -> (PF_MAILBOXES) a Dovecot user's Maildir -> POP3 -> upnotify-agent, which
+# sends the figure-8 mails through Postfix again, into $PF_MAILDIR with every other
+# client's. Dovecot runs in the gateway namespace on $GW_S ($DV_PORT POP3, $DV_SPORT
+# POP3S), so an agent in the server namespace reaches it as its mail server; the same
+# agent reaches Postfix through gw_smtp_forward ($GW_S:$PF_PORT -> 127.0.0.1:$PF_PORT,
+# which Postfix counts as mynetworks). Keys are files of mode 0600, "KEYID HEX" lines.
+
+. "$UPN_ROOT/tests/lib/dovecot.sh"
+
+UPNOTIFY_AGENT=$UPN_BUILD/upnotify-agent
+RELAYTOOL=$UPN_ROOT/tests/tools/relaytool.py
+DV_PORT=1110
+DV_SPORT=1995
+AGENT_MAIL=agent@srv.example.test
+AGENT_PASS='agent pop3 pass'
+CFG_RELAY=		# lines for [servers], [relay], [commands]: after [mail]
+AGENT_PID=
+AGENT_NS=
+AGENT_CONF=
+AGENT_LOG=$UPN_TMP/agent.log
+
+# relay_keys FILE KEYID...: a key file with a random 32-byte key for each KEYID.
+relay_keys() {
+	local f=$1 k
+	shift
+	(umask 077; : >"$f")
+	for k in "$@"; do echo "$k $(openssl rand -hex 32)" >>"$f"; done
+	chmod 600 "$f"
+}
+
+# gw_dv_start: dv_start in the gateway namespace on $GW_S; dv_user first (or after).
+gw_dv_start() {
+	local out rc=0
+	dv_dir || return 1
+	out=$(in_g env DV_DIR="$DV_DIR" bash -c '. "$1"; dv_start "$2" "$3" "$4" >&2' \
+		gw_dv_start "$UPN_ROOT/tests/lib/dovecot.sh" "$GW_S" "$DV_PORT" "$DV_SPORT" \
+		</dev/null 2>&1 8>&- 9>&-) || rc=$?
+	DV_STARTED=1
+	DV_CERT=$DV_DIR/cert.pem
+	at_cleanup dv_stop
+	if [ "$rc" -ne 0 ]; then
+		fail "dovecot starts in the gateway namespace on $GW_S:$DV_PORT/$DV_SPORT" "$out"
+		return 1
+	fi
+}
+
+# gw_smtp_forward: Postfix (127.0.0.1:$PF_PORT in the gateway) also on $GW_S:$PF_PORT.
+gw_smtp_forward() {
+	in_g socat TCP-LISTEN:"$PF_PORT",bind=$GW_S,reuseaddr,fork TCP:127.0.0.1:"$PF_PORT" \
+		</dev/null >/dev/null 2>&1 8>&- 9>&- &
+	at_cleanup "kill $! 2>/dev/null"
+	poll 5 in_g bash -c "exec 3<>/dev/tcp/$GW_S/$PF_PORT" ||
+		{ fail "an SMTP forwarder on $GW_S:$PF_PORT"; return 1; }
+}
+
+# relay_mailbox_start: Dovecot with the agent's user, Postfix delivering $AGENT_MAIL
+# (and any PF_MAILBOXES already set) there, the forwarder. Call from the script.
+relay_mailbox_start() {
+	dv_user agent "$AGENT_PASS" || { fail "dovecot user agent"; return 1; }
+	PF_MAILBOXES="${PF_MAILBOXES:-} $AGENT_MAIL $(dv_maildir agent)/"
+	export PF_MAILBOXES
+	gw_dv_start && gw_pf_start && gw_smtp_forward
+}
+
+# relay_daemon_start: daemon_start with CFG_RELAY after [mail] (as portal_daemon_start).
+relay_daemon_start() {
+	local CFG_MAIL="$CFG_MAIL
+$CFG_RELAY"
+	daemon_start
+}
+
+# agent_conf FILE [SECTION-LINES...]: an agent config; the lines are written as given
+# ("[mailbox]", "url = ...", ...).
+agent_conf() {
+	local f=$1
+	shift
+	printf '%s\n' "$@" >"$f"
+}
+
+# agent_start NS CONF: upnotify-agent -f in namespace NS; waits until --status answers.
+agent_start() {
+	AGENT_NS=$1
+	AGENT_CONF=$2
+	echo "--- upnotify-agent start $(date +%T.%N) in $1" >>"$AGENT_LOG"
+	ip netns exec "$AGENT_NS" "$UPNOTIFY_AGENT" -c "$AGENT_CONF" -f \
+		</dev/null >>"$AGENT_LOG" 2>&1 8>&- 9>&- &
+	AGENT_PID=$!
+	[ -n "${AGENT_CLEANUP:-}" ] || { AGENT_CLEANUP=1; at_cleanup agent_stop; }
+	if ! poll "$T_READY" agent_status; then
+		fail "upnotify-agent starts" "$(tail -n 15 "$AGENT_LOG")"
+		return 1
+	fi
+	if ! alive "$AGENT_PID"; then
+		fail "upnotify-agent starts and keeps running" "$(tail -n 15 "$AGENT_LOG")"
+		return 1
+	fi
+}
+
+agent_stop() {
+	local pid=$AGENT_PID rc=0
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! poll "$T_STOP" not alive "$pid"; then
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		AGENT_PID=
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	AGENT_PID=
+	echo "--- upnotify-agent exited with status $rc" >>"$AGENT_LOG"
+	return $rc
+}
+
+agent_kill9() {
+	local pid=$AGENT_PID
+	[ -n "$pid" ] || return 0
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	AGENT_PID=
+	echo "--- upnotify-agent killed with SIGKILL $(date +%T.%N)" >>"$AGENT_LOG"
+}
+
+# agent_status [CONF]: `upnotify-agent --status --json` (the store's counters and the
+# outbox's counts, one flat object: "accepted", ..., "outbox.sent"), bounded in time,
+# as {"counters": {"accepted": ...}, "outbox": {"queued", "sent", "failed"}}.
+agent_status() {
+	local out
+	out=$(timeout "$T_CTL" "$UPNOTIFY_AGENT" -c "${1:-$AGENT_CONF}" --status --json) || return 1
+	jq -ce '{counters: with_entries(select(.key | startswith("outbox.") | not)),
+		outbox: (with_entries(select(.key | startswith("outbox."))) |
+			with_entries(.key |= ltrimstr("outbox.")))}' <<<"$out"
+}
+
+# agent_counter NAME: one of the agent's counters (0 if not there yet).
+agent_counter() { agent_status | jq -r --arg k "$1" '.counters[$k] // 0'; }
+# agent_counter_is NAME N
+agent_counter_is() {
+	local v
+	v=$(agent_counter "$1") || return 1
+	[ "$v" = "$2" ] || { echo "agent counter $1 is $v, expected $2"; return 1; }
+}
+# agent_jq FILTER [jq options]: the agent's status JSON satisfies FILTER.
+agent_jq() {
+	local f=$1
+	shift
+	agent_status | jq -e "$@" "$f" >/dev/null
+}
+
+# relay_mail ARGS...: tests/tools/relaytool.py mail (a signed relay mail, CRLF).
+relay_mail() { python3 -S "$RELAYTOOL" mail "$@"; }
+
+# smtp_send FROM TO FILE: one message into the gateway's Postfix (curl, from the
+# gateway namespace).
+smtp_send() {
+	in_g curl -s --max-time 10 "smtp://127.0.0.1:$PF_PORT" --mail-from "$1" \
+		--mail-rcpt "$2" -T "$3" </dev/null
+}
+
+# dv_count_is USER N / dv_count_ge USER N: messages in a Dovecot user's Maildir.
+dv_count_is() { [ "$(dv_count "$1")" -eq "$2" ]; }
+dv_count_ge() { [ "$(dv_count "$1")" -ge "$2" ]; }
+
+# dv_files USER: the messages in a Dovecot user's Maildir, one path a line.
+dv_files() {
+	local f d
+	d=$(dv_maildir "$1")
+	for f in "$d"/new/* "$d"/cur/*; do [ -f "$f" ] && printf '%s\n' "$f"; done
+	return 0
+}
