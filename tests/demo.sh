@@ -16,8 +16,11 @@
 # gateway's inquiry portal instead, and leaves its address; the server comes back and
 # its snmpd sends coldStart as it starts; Postfix delivers one mail to each waiting
 # client's address, with an unsubscribe link, and the demo prints them. Recovery here
-# is by the trap alone (probes and neighbour events are off). Exits nonzero if any
-# step fails.
+# is by the trap alone (probes and neighbour events are off). Then a second outage of
+# the same server is relayed instead (embodiment 2): upnotifyd mails one signed list
+# of the waiting clients to the server's own agent, and upnotify-agent, fed that mail
+# as an MTA would, mails the clients from its own table; the same mail again is a
+# replay and mails nobody. Exits nonzero if any step fails.
 set -e
 . "$(dirname "$0")/scenarios/lib.sh"
 
@@ -67,7 +70,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: needs root (network namespaces)" >&2
 	exit 1
 fi
-for b in "$UPNOTIFYD" "$UPNOTIFYCTL"; do
+for b in "$UPNOTIFYD" "$UPNOTIFYCTL" "$UPNOTIFY_AGENT"; do
 	[ -x "$b" ] || { echo "demo: $b missing; run make" >&2; exit 1; }
 done
 for b in postfix snmpd; do
@@ -91,6 +94,12 @@ $C2 = lab@example.test"
 cfg_mail
 cfg_recovery snmp_listen=udp:$GW_S:$SNMP_PORT snmp_community=$SNMP_COMMUNITY
 cfg_portal
+KEYS=$UPN_TMP/relay.keys
+relay_keys "$KEYS" srv1
+# [relay] rides after [portal], as [portal] rides after [mail].
+CFG_PORTAL="$CFG_PORTAL
+[relay]
+key_file = $KEYS"
 portal_daemon_start >/dev/null || die "upnotifyd did not start"
 say "    [clients] $C1 = sato@example.test, $C2 = lab@example.test" \
 	"    [portal]  answers port 80 of down servers; links on $PORTAL_URL"
@@ -157,5 +166,46 @@ for f in $(mail_index | sort | cut -f4); do
 		"    List-Unsubscribe: $(mail_header "$f" List-Unsubscribe | cut -c1-60)..."
 	mail_body "$f" | grep -v '^$' | sed 's/^/      /'
 done
+
+# --- a second outage, relayed to the server's own agent --------------------------------
+
+AGENT=agent@example.test
+step "Its operators know their users better: the next list goes to the server's agent."
+ctl servers add $S1 server $AGENT srv1 >/dev/null || die "servers add failed"
+say "    gw# upnotifyctl servers add $S1 server $AGENT srv1"
+ctl servers list | sed 's/^/    /'
+
+step "The server fails again; $C1 tries it; the server comes back (upnotifyctl recover)."
+server_link_down
+shown client nc -v -z -w 3 -s $C1 $S1 $PORT || true
+poll 10 wl_has $S1 $C1 || die "$C1 is not on the waitlist"
+server_link_up
+ctl recover $S1 >/dev/null || die "recover failed"
+poll 15 mail_to_ge $AGENT 1 || die "no relay mail reached $AGENT"
+relay=$(mail_file_to $AGENT)
+say "    One mail to $AGENT, not to the client; signed (figure 18's list in a block):" \
+	"    X-Upnotify-Signature: $(mail_header "$relay" X-Upnotify-Signature | cut -c1-60)..."
+mail_body "$relay" | sed -n '/BEGIN UPNOTIFY/,/END UPNOTIFY/p' | sed 's/^/      /'
+
+step "On the server, upnotify-agent takes that mail (from its MTA: --stdin) and mails the client."
+ACONF=$UPN_TMP/agent.conf
+agent_conf "$ACONF" "[relay]" "key_file = $KEYS" \
+	"[clients]" "$C1 = sato.at.work@example.test" \
+	"[mail]" "relay = smtp://$GW_S:$PF_PORT" "from = $AGENT" \
+	"[store]" "path = $UPN_TMP/agent.db"
+gw_smtp_forward >/dev/null || die "no SMTP forwarder for the agent"
+say "    server# upnotify-agent -c agent.conf --stdin < the relay mail" \
+	"    [clients] $C1 = sato.at.work@example.test (the agent's own table)"
+in_s "$UPNOTIFY_AGENT" -c "$ACONF" --stdin <"$relay" 2>/dev/null || die "the agent failed"
+poll 15 mail_to_ge sato.at.work@example.test 1 || die "the agent's mail did not arrive"
+f=$(mail_file_to sato.at.work@example.test)
+say "    --- the agent's mail, from the Maildir" "    To: $(mail_header "$f" To)" \
+	"    From: $(mail_header "$f" From)" "    Subject: $(mail_header "$f" Subject)"
+mail_body "$f" | grep -v '^$' | sed 's/^/      /'
+in_s "$UPNOTIFY_AGENT" -c "$ACONF" --stdin <"$relay" 2>/dev/null || die "the agent failed"
+n=$(in_s "$UPNOTIFY_AGENT" -c "$ACONF" --status --json | jq -r '."rejected.replayed"')
+[ "$n" = 1 ] || die "the replay was not refused (rejected.replayed $n)"
+[ "$(mail_count_to sato.at.work@example.test)" = 1 ] || die "the replay sent a mail"
+say "    The same mail fed again is a replay: refused (rejected.replayed $n), nobody mailed twice."
 
 step "Cleaning up."
