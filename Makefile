@@ -93,6 +93,11 @@ FUZZ_CFLAGS := $(filter-out -Werror,$(UPN_CFLAGS)) -g -O1 -fsanitize=fuzzer,addr
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(D_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
+# The agent's config parser is the agent's, not the daemon's.
+$(B)/fuzz/fuzz_agentconf: tests/fuzz/fuzz_agentconf.c userspace/upnotify-agent/agentconf.c \
+		$(LIB_SRC) $(D_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iuserspace/upnotify-agent $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 deps:
 	@scripts/deps.sh
