@@ -2,7 +2,6 @@
 /* Copyright (C) 2026 The upnotify authors. */
 /* upnotify-agent: one message at a time (process.c) against a real store in a fresh
  * temporary directory, its configuration file (agentconf.c) and --status (status.c). */
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -98,23 +97,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct dirent *d;
-	char p[512];
-	DIR *dir;
 
 	upn_store_close(f->agent.store);
 	upn_clients_destroy(&f->clients);
 	upn_relay_keys_free(&f->keys);
-	dir = opendir(f->dir);
-	while (dir && (d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", f->dir, d->d_name);
-		unlink(p);
-	}
-	if (dir)
-		closedir(dir);
-	rmdir(f->dir);
+	rm_scratch(f->dir);
 	free(f);
 	return 0;
 }
@@ -214,44 +201,31 @@ static char *signed_message(const struct upn_relay_list *l, const char *key_hex_
 	return m;
 }
 
-struct counters {
-	int64_t v[16];
-};
-
-static const char *const counter_names[] = {
-	"accepted",
-	"clients",
-	"mails",
-	"no_address",
-	"rejected.unsigned",
-	"rejected.malformed",
-	"rejected.unknown-key",
-	"rejected.forged",
-	"rejected.expired",
-	"rejected.replayed",
-	"rejected.unreadable",
+struct counter_query {
+	const char *name;
+	int64_t v;
 };
 
 static int counter_cb(void *ctx, const char *name, int64_t v)
 {
-	struct counters *c = ctx;
+	struct counter_query *q = ctx;
 
-	for (size_t i = 0; i < ARRAY_SIZE(counter_names); i++)
-		if (!strcmp(name, counter_names[i]))
-			c->v[i] = v;
+	if (!strcmp(name, q->name))
+		q->v = v;
 	return 0;
 }
 
 static int64_t counter(struct fixture *f, const char *name)
 {
-	struct counters c = { 0 };
+	struct counter_query q = { name, 0 };
+	size_t i = 0;
 
-	assert_int_equal(upn_store_counters(f->agent.store, counter_cb, &c), 0);
-	for (size_t i = 0; i < ARRAY_SIZE(counter_names); i++)
-		if (!strcmp(name, counter_names[i]))
-			return c.v[i];
-	fail_msg("no counter %s", name);
-	return -1;
+	while (upn_agent_counter_names[i] && strcmp(name, upn_agent_counter_names[i]))
+		i++;
+	if (!upn_agent_counter_names[i])
+		fail_msg("no counter %s", name);
+	assert_int_equal(upn_store_counters(f->agent.store, counter_cb, &q), 0);
+	return q.v;
 }
 
 static int64_t sql_int(struct fixture *f, const char *sql)

@@ -6,7 +6,6 @@
  * mails and replies, and webhooks against a minimal HTTP server here too. Postfix and
  * the real relays are the scenarios' (tests/scenarios/10-mail.sh and after). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -200,25 +199,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct dirent *d;
-	char p[512];
-	DIR *dir;
 
 	relay_stop(&f->relay);
 	/* The relays are ours, not the config's to free. */
 	f->cfg.mail.relays = NULL;
 	f->cfg.mail.nrelays = 0;
 	upn_config_free(&f->cfg);
-	dir = opendir(f->dir);
-	while (dir && (d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", f->dir, d->d_name);
-		unlink(p);
-	}
-	if (dir)
-		closedir(dir);
-	rmdir(f->dir);
+	rm_scratch(f->dir);
 	free(f);
 	return 0;
 }

@@ -4,7 +4,10 @@
 #ifndef UPN_TESTLIB_H
 #define UPN_TESTLIB_H
 
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "addr.h"
 
@@ -34,6 +37,24 @@ static inline struct upn_addr addr(const char *s)
 
 	assert_int_equal(upn_addr_parse(s, &a), 0);
 	return a;
+}
+
+/* Removes a fixture's scratch directory: the files in it, then itself. */
+static inline void rm_scratch(const char *dir)
+{
+	struct dirent *d;
+	char p[512];
+	DIR *dh = opendir(dir);
+
+	while (dh && (d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, d->d_name);
+		unlink(p);
+	}
+	if (dh)
+		closedir(dh);
+	rmdir(dir);
 }
 
 static inline struct upn_prefix pfx(const char *s)

@@ -6,12 +6,12 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlinit.h"
+#include "log.h"
 #include "mailmsg.h"
 
 enum {
@@ -23,28 +23,6 @@ enum {
 	RETR_SLACK = 64 << 10,
 	PASSWORD_MAX = 1024,
 };
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void init_once(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void upn_mailbox_config_init(struct upn_mailbox_config *c)
 {
@@ -121,18 +99,18 @@ static int read_password(const char *path, char *out, size_t cap, char *err, siz
 
 	if (!f) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (!fgets(out, (int)cap, f)) {
 		fclose(f);
-		seterr(err, errlen, "%s: empty password file", path);
+		upn_set_err(err, errlen, "%s: empty password file", path);
 		return -EINVAL;
 	}
 	fclose(f);
 	n = strcspn(out, "\r\n");
 	if (n == cap - 1 && !strchr(out, '\n')) {
-		seterr(err, errlen, "%s: password line too long", path);
+		upn_set_err(err, errlen, "%s: password line too long", path);
 		return -EINVAL;
 	}
 	out[n] = 0;
@@ -167,11 +145,11 @@ static int fail(struct session *s, CURLcode rc, const char *what, unsigned long 
 		size_t errlen)
 {
 	if (n)
-		seterr(err, errlen, "pop3 %s %lu: %s%s%s", what, n, curl_easy_strerror(rc),
-		       s->errbuf[0] ? ": " : "", s->errbuf);
+		upn_set_err(err, errlen, "pop3 %s %lu: %s%s%s", what, n, curl_easy_strerror(rc),
+			    s->errbuf[0] ? ": " : "", s->errbuf);
 	else
-		seterr(err, errlen, "pop3 %s: %s%s%s", what, curl_easy_strerror(rc),
-		       s->errbuf[0] ? ": " : "", s->errbuf);
+		upn_set_err(err, errlen, "pop3 %s: %s%s%s", what, curl_easy_strerror(rc),
+			    s->errbuf[0] ? ": " : "", s->errbuf);
 	return curl_errno(rc);
 }
 
@@ -188,22 +166,23 @@ static int split_url(const char *in, char *base, char *user, size_t usercap, cha
 	if (!u)
 		return -ENOMEM;
 	if (curl_url_set(u, CURLUPART_URL, in, 0)) {
-		seterr(err, errlen, "bad mailbox URL \"%s\"", in);
+		upn_set_err(err, errlen, "bad mailbox URL \"%s\"", in);
 		goto out;
 	}
 	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
 	if (!scheme || (strcmp(scheme, "pop3") && strcmp(scheme, "pop3s"))) {
-		seterr(err, errlen, "mailbox URL \"%s\": pop3:// or pop3s:// only", in);
+		upn_set_err(err, errlen, "mailbox URL \"%s\": pop3:// or pop3s:// only", in);
 		goto out;
 	}
 	if (!curl_url_get(u, CURLUPART_PASSWORD, &pw, 0)) {
-		seterr(err, errlen, "mailbox URL: put the password in password_file, not the URL");
+		upn_set_err(err, errlen,
+			    "mailbox URL: put the password in password_file, not the URL");
 		goto out;
 	}
 	user[0] = 0;
 	if (!curl_url_get(u, CURLUPART_USER, &usr, CURLU_URLDECODE)) {
 		if (strlen(usr) >= usercap) {
-			seterr(err, errlen, "mailbox URL: user name too long");
+			upn_set_err(err, errlen, "mailbox URL: user name too long");
 			goto out;
 		}
 		strcpy(user, usr);
@@ -214,7 +193,7 @@ static int split_url(const char *in, char *base, char *user, size_t usercap, cha
 	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
 	if (curl_url_get(u, CURLUPART_URL, &out, 0) || (n = strlen(out)) > UPN_URL_MAX ||
 	    out[n - 1] != '/') {
-		seterr(err, errlen, "bad mailbox URL \"%s\"", in);
+		upn_set_err(err, errlen, "bad mailbox URL \"%s\"", in);
 		goto out;
 	}
 	memcpy(base, out, n + 1);
@@ -313,14 +292,15 @@ int upn_mailbox_poll(const struct upn_mailbox_config *c,
 	struct session s = { .c = c };
 	char user[256], pass[PASSWORD_MAX];
 	uint32_t tmo = c->timeout_ms ? c->timeout_ms : UPN_MAILBOX_TIMEOUT_DEFAULT_MS;
+	CURLcode grc;
 	int rc;
 
 	if (!st)
 		st = &dummy;
 	st->polls++;
-	pthread_once(&once, init_once);
-	if (global_rc != CURLE_OK) {
-		seterr(err, errlen, "curl_global_init: %s", curl_easy_strerror(global_rc));
+	grc = upn_curl_init();
+	if (grc != CURLE_OK) {
+		upn_set_err(err, errlen, "curl_global_init: %s", curl_easy_strerror(grc));
 		st->errors++;
 		return -ENOMEM;
 	}
@@ -339,7 +319,7 @@ int upn_mailbox_poll(const struct upn_mailbox_config *c,
 	}
 	s.h = curl_easy_init();
 	if (!s.h) {
-		seterr(err, errlen, "curl_easy_init failed");
+		upn_set_err(err, errlen, "curl_easy_init failed");
 		st->errors++;
 		return -ENOMEM;
 	}

@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <gmime/gmime.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "relaymsg.h"
 
 enum {
@@ -31,20 +31,6 @@ static void init_once(void)
 void upn_mailmsg_init(void)
 {
 	pthread_once(&once, init_once);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Copies @s if it fits and has no control character or blank (an address or a
@@ -202,12 +188,12 @@ int upn_mailmsg_parse(const char *raw, size_t len, struct upn_mailmsg *m, char *
 
 	memset(m, 0, sizeof(*m));
 	if (!raw || len == 0) {
-		seterr(err, errlen, "empty message");
+		upn_set_err(err, errlen, "empty message");
 		return -EINVAL;
 	}
 	if (len > UPN_MAILMSG_MAX) {
-		seterr(err, errlen, "message of %zu bytes is over the limit of %u", len,
-		       UPN_MAILMSG_MAX);
+		upn_set_err(err, errlen, "message of %zu bytes is over the limit of %u", len,
+			    UPN_MAILMSG_MAX);
 		return -EINVAL;
 	}
 	upn_mailmsg_init();
@@ -217,7 +203,7 @@ int upn_mailmsg_parse(const char *raw, size_t len, struct upn_mailmsg *m, char *
 	msg = g_mime_parser_construct_message(parser, NULL);
 	g_object_unref(parser);
 	if (!msg) {
-		seterr(err, errlen, "not a mail message");
+		upn_set_err(err, errlen, "not a mail message");
 		return -EINVAL;
 	}
 	copy_token(m->from, sizeof(m->from), first_mailbox(g_mime_message_get_from(msg), 0));
@@ -238,7 +224,7 @@ int upn_mailmsg_parse(const char *raw, size_t len, struct upn_mailmsg *m, char *
 		rc = -ENOMEM;
 	g_object_unref(msg);
 	if (rc) {
-		seterr(err, errlen, "out of memory");
+		upn_set_err(err, errlen, "out of memory");
 		upn_mailmsg_free(m);
 	}
 	return rc;

@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "log.h"
 #include "timefmt.h"
 
 #define BEGIN_LINE "-----BEGIN UPNOTIFY RELAY-----"
@@ -40,32 +40,21 @@ enum {
 	MAC_LEN = 32,
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+bool upn_relay_name_chars_ok(const char *s)
 {
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* What may be printed as a host name in the body and in mails made from it. */
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > NAME_MAX_LEN)
+	if (!*s)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
 			return false;
 	return true;
+}
+
+/* What may be printed as a host name in the body and in mails made from it. */
+static bool name_ok(const char *s)
+{
+	return strlen(s) <= NAME_MAX_LEN && upn_relay_name_chars_ok(s);
 }
 
 static bool id_ok(const char *s, size_t n)
@@ -80,15 +69,8 @@ static bool id_ok(const char *s, size_t n)
 
 bool upn_relay_keyid_ok(const char *id)
 {
-	size_t n = strnlen(id, UPN_RELAY_KEYID_MAX + 1);
-
-	if (n == 0 || n > UPN_RELAY_KEYID_MAX)
-		return false;
-	for (; *id; id++)
-		if (!((*id >= 'a' && *id <= 'z') || (*id >= 'A' && *id <= 'Z') ||
-		      (*id >= '0' && *id <= '9') || *id == '.' || *id == '-' || *id == '_'))
-			return false;
-	return true;
+	return strnlen(id, UPN_RELAY_KEYID_MAX + 1) <= UPN_RELAY_KEYID_MAX &&
+	       upn_relay_name_chars_ok(id);
 }
 
 static bool addr_ok(const struct upn_addr *a)
@@ -515,7 +497,7 @@ int upn_relay_parse(const char *body, size_t len, struct upn_relay_list *out, ch
 	else if (!why && !done)
 		why = "no " END_LINE " line";
 	if (why) {
-		seterr(err, errlen, "line %zu: %s", lineno, why);
+		upn_set_err(err, errlen, "line %zu: %s", lineno, why);
 		upn_relay_list_free(out);
 		return -EINVAL;
 	}
@@ -624,32 +606,32 @@ int upn_relay_keys_load(const char *path, struct upn_relay_keys *out, char *err,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (fstat(fd, &sb)) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		upn_set_err(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	/* Like ssh with a private key: a secret others can read is no secret. */
 	if (sb.st_mode & 077) {
-		seterr(err, errlen, "%s: mode %04o lets group or others in; chmod 600 it", path,
-		       (unsigned int)(sb.st_mode & 07777));
+		upn_set_err(err, errlen, "%s: mode %04o lets group or others in; chmod 600 it",
+			    path, (unsigned int)(sb.st_mode & 07777));
 		goto out;
 	}
 	if (sb.st_size > KEYFILE_MAX) {
-		seterr(err, errlen, "%s: too big for a key file", path);
+		upn_set_err(err, errlen, "%s: too big for a key file", path);
 		goto out;
 	}
 	buf = malloc((size_t)sb.st_size + 1);
 	if (!buf) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", path);
+		upn_set_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	while (len < (size_t)sb.st_size) {
@@ -658,7 +640,7 @@ int upn_relay_keys_load(const char *path, struct upn_relay_keys *out, char *err,
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			upn_set_err(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -667,7 +649,7 @@ int upn_relay_keys_load(const char *path, struct upn_relay_keys *out, char *err,
 	}
 	buf[len] = 0;
 	if (memchr(buf, 0, len)) {
-		seterr(err, errlen, "%s: NUL byte in key file", path);
+		upn_set_err(err, errlen, "%s: NUL byte in key file", path);
 		goto out;
 	}
 	for (p = buf; *p && !why; p = nl ? nl + 1 : p + strlen(p)) {
@@ -680,11 +662,11 @@ int upn_relay_keys_load(const char *path, struct upn_relay_keys *out, char *err,
 		why = key_line(out, p);
 	}
 	if (why) {
-		seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
+		upn_set_err(err, errlen, "%s:%zu: %s", path, lineno, why);
 		goto out;
 	}
 	if (!out->n) {
-		seterr(err, errlen, "%s: no keys", path);
+		upn_set_err(err, errlen, "%s: no keys", path);
 		goto out;
 	}
 	rc = 0;

@@ -67,6 +67,9 @@ const struct upn_relay_key *upn_relay_key_find(const struct upn_relay_keys *k, c
 void upn_relay_keys_free(struct upn_relay_keys *k);
 /* Is @id a valid key id ([A-Za-z0-9._-]{1,64})? */
 bool upn_relay_keyid_ok(const char *id);
+/* Is @s one or more of A-Z a-z 0-9 . - _ : the characters a host name (a relay
+ * list's server name, a PTR answer) may have to be printed in a mail or a log? */
+bool upn_relay_name_chars_ok(const char *s);
 
 /* Header value "v=1; k=KEYID; t=UNIX; s=<64 hex>" (the header is
  * X-Upnotify-Signature). MAC = HMAC-SHA256(key, "upnotify-relay-v1\nk=KEYID\nt=UNIX\n" || P)

@@ -5,25 +5,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "agentconf.h"
 #include "agentloop.h"
 #include "clients.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "mailmsg.h"
 #include "mailtext.h"
 #include "process.h"
 #include "relaymsg.h"
+#include "sigfd.h"
 #include "status.h"
 #include "store.h"
 
@@ -62,30 +61,6 @@ static void usage(FILE *f)
 		"  -V, --version\n");
 }
 
-/* mkdir -p of the directory holding @path. */
-static int make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Two agents on one store would both drain its outbox: every mail twice. */
 static int take_lock(struct agent_main *m, bool wait)
 {
@@ -113,19 +88,6 @@ static int take_lock(struct agent_main *m, bool wait)
 	return 0;
 }
 
-static int block_signals(void)
-{
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 /* Everything a run needs; -1 for a start-up failure (logged). */
 static int setup(struct agent_main *m, bool wait_lock)
 {
@@ -138,7 +100,7 @@ static int setup(struct agent_main *m, bool wait_lock)
 		upn_err("%s", err);
 		return -1;
 	}
-	if (make_parent(c->base.store_path)) {
+	if (upn_make_parent(c->base.store_path, 0700)) {
 		upn_err("cannot create the directory for %s: %s", c->base.store_path,
 			strerror(errno));
 		return -1;
@@ -169,7 +131,7 @@ static int setup(struct agent_main *m, bool wait_lock)
 	m->agent.max_age_s = c->max_age_s;
 	m->loop.agent = &m->agent;
 	m->loop.cfg = c;
-	m->loop.sigfd = block_signals();
+	m->loop.sigfd = upn_sigfd_open();
 	if (m->loop.sigfd < 0) {
 		upn_err("signalfd: %s", strerror(errno));
 		return -1;

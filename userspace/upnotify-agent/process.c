@@ -13,6 +13,21 @@
 #include "log.h"
 #include "mailmsg.h"
 
+const char *const upn_agent_counter_names[] = {
+	"accepted",
+	"clients",
+	"mails",
+	"no_address",
+	"rejected.unsigned",
+	"rejected.malformed",
+	"rejected.unknown-key",
+	"rejected.forged",
+	"rejected.expired",
+	"rejected.replayed",
+	"rejected.unreadable",
+	NULL,
+};
+
 int upn_agent_count(struct upn_agent *a, const char *name, int64_t delta)
 {
 	struct upn_store_op op = { .kind = UPN_STORE_ADD_COUNTER };

@@ -38,6 +38,10 @@ enum upn_agent_outcome {
 enum upn_agent_outcome upn_agent_process(struct upn_agent *a, const char *raw, size_t len,
 					 int64_t now, size_t *queued);
 
+/* Every counter name there is, NULL-terminated: a reader (--status) shows each, even
+ * at 0. */
+extern const char *const upn_agent_counter_names[];
+
 /* Adds @delta to the counter @name, in a transaction of its own. 0 or -errno. */
 int upn_agent_count(struct upn_agent *a, const char *name, int64_t delta);
 

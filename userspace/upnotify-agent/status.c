@@ -11,22 +11,8 @@
 #include <string.h>
 
 #include "limits.h"
+#include "process.h"
 #include "store.h"
-
-/* Every name process.c counts, so that a reader finds each key even at 0. */
-static const char *const known[] = {
-	"accepted",
-	"clients",
-	"mails",
-	"no_address",
-	"rejected.unsigned",
-	"rejected.malformed",
-	"rejected.unknown-key",
-	"rejected.forged",
-	"rejected.expired",
-	"rejected.replayed",
-	"rejected.unreadable",
-};
 
 static int query(sqlite3 *db, const char *sql, json_t *obj, const char *prefix, char *err,
 		 size_t errlen)
@@ -64,8 +50,8 @@ int upn_agent_status(const char *db_path, bool json, FILE *out, char *err, size_
 
 	if (!obj)
 		goto out;
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		json_object_set_new(obj, known[i], json_integer(0));
+	for (size_t i = 0; upn_agent_counter_names[i]; i++)
+		json_object_set_new(obj, upn_agent_counter_names[i], json_integer(0));
 	for (size_t i = 0; i < 3; i++)
 		json_object_set_new(obj, states[i], json_integer(0));
 	rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);

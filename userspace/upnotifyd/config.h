@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -203,6 +204,47 @@ void upn_config_defaults(struct upn_config *cfg);
 int upn_config_key(struct upn_config *cfg, const char *section, const char *name, const char *value,
 		   char *err, size_t errlen);
 void upn_config_free(struct upn_config *cfg);
+
+/* Reading an INI file, shared with upnotify-agent's parser (agentconf.c) so that both
+ * count lines, report errors and read each kind of value alike. A parser embeds this
+ * state in its own; its handler reports through upn_config_fail(). */
+struct upn_config_parse {
+	FILE *f;
+	int line;     /* of the line inih is handling now */
+	int err_line; /* of the first error; 0: none yet */
+	char err[320];
+};
+
+/* Reads @path with inih into @p, calling @handler(@user, section, name, value) for each
+ * key (@user holds @p). 0, or -EINVAL with "path:line: message" (or "path: message") in
+ * @err: inih's syntax error or the first upn_config_fail(), whichever came first. */
+int upn_config_parse_file(const char *path, struct upn_config_parse *p,
+			  int (*handler)(void *user, const char *section, const char *name,
+					 const char *value),
+			  void *user, char *err, size_t errlen);
+/* Records the first error, at the line being read; returns 0, inih's "stop". */
+int upn_config_fail(struct upn_config_parse *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The value parsers: each returns 1 with *@out set, or 0 after upn_config_fail() with a
+ * message that starts with @name. */
+/* yes/true/on/1 or no/false/off/0, any case */
+int upn_config_parse_bool(struct upn_config_parse *p, const char *name, const char *v, bool *out);
+/* An absolute path shorter than @max; upn_config_parse_opt_path also takes "": none. */
+int upn_config_parse_path(struct upn_config_parse *p, const char *name, const char *v, char *out,
+			  size_t max);
+int upn_config_parse_opt_path(struct upn_config_parse *p, const char *name, const char *v,
+			      char *out, size_t max);
+/* A duration (upn_duration_parse) from @lo to @hi milliseconds. */
+int upn_config_parse_ms(struct upn_config_parse *p, const char *name, const char *v, uint32_t lo,
+			uint32_t hi, uint32_t *out);
+/* A duration from @lo_s to @hi_s seconds, kept in whole seconds (a year of them does
+ * not fit a u32 of milliseconds). */
+int upn_config_parse_secs(struct upn_config_parse *p, const char *name, const char *v,
+			  uint32_t lo_s, uint32_t hi_s, uint32_t *out_s);
+/* Addresses or prefixes, comma- or space-separated, appended to *@v (*@n of them). */
+int upn_config_parse_prefixes(struct upn_config_parse *p, const char *name, const char *v,
+			      struct upn_prefix **out, size_t *n);
 
 static inline bool upn_config_code_counts(const uint8_t *bitmap, uint8_t code)
 {

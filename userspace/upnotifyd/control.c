@@ -245,7 +245,8 @@ static json_t *cmd_clients_import(struct upn_daemon *d, json_t *req, int *durabl
 	return ok_reply(json_pack("{s:I}", "added", (json_int_t)json_array_size(entries)));
 }
 
-static json_t *cmd_clients_del(struct upn_daemon *d, json_t *req, int *durable)
+/* clients.del and servers.del: {"prefix": P} out of one of the two mail tables. */
+static json_t *table_del(struct upn_daemon *d, json_t *req, int *durable, bool servers)
 {
 	const char *prefix;
 	struct upn_prefix p;
@@ -255,13 +256,19 @@ static json_t *cmd_clients_del(struct upn_daemon *d, json_t *req, int *durable)
 		return error_reply("expected {\"prefix\": ...}");
 	if (upn_prefix_parse(prefix, &p))
 		return error_reply("'%s' is not an IP address or prefix", prefix);
-	ret = upn_clients_del(&d->clients, &p);
+	ret = servers ? upn_srvmap_del(&d->srvmap, &p) : upn_clients_del(&d->clients, &p);
 	if (ret == -ENOENT)
-		return error_reply("%s is not in the client mail table", prefix);
+		return error_reply("%s is not in the %s mail table", prefix,
+				   servers ? "server" : "client");
 	if (ret == -EPERM)
 		return error_reply("%s comes from the config file; remove it there", prefix);
 	*durable = 1;
 	return ok_reply(json_pack("{s:i}", "deleted", 1));
+}
+
+static json_t *cmd_clients_del(struct upn_daemon *d, json_t *req, int *durable)
+{
+	return table_del(d, req, durable, false);
 }
 
 /* ---- the server mail table ---------------------------------------------------- */
@@ -339,21 +346,7 @@ static json_t *cmd_servers_add(struct upn_daemon *d, json_t *req, int *durable)
 
 static json_t *cmd_servers_del(struct upn_daemon *d, json_t *req, int *durable)
 {
-	const char *prefix;
-	struct upn_prefix p;
-	int ret;
-
-	if (json_unpack(req, "{s:s}", "prefix", &prefix))
-		return error_reply("expected {\"prefix\": ...}");
-	if (upn_prefix_parse(prefix, &p))
-		return error_reply("'%s' is not an IP address or prefix", prefix);
-	ret = upn_srvmap_del(&d->srvmap, &p);
-	if (ret == -ENOENT)
-		return error_reply("%s is not in the server mail table", prefix);
-	if (ret == -EPERM)
-		return error_reply("%s comes from the config file; remove it there", prefix);
-	*durable = 1;
-	return ok_reply(json_pack("{s:i}", "deleted", 1));
+	return table_del(d, req, durable, true);
 }
 
 #define COUNTER(obj, name, val) json_object_set_new(obj, name, json_integer((json_int_t)(val)))

@@ -65,6 +65,7 @@
 #include "mailtext.h"
 #include "outbox.h"
 #include "relaymail.h"
+#include "relaymsg.h"
 #include "token.h"
 #include "webhook.h"
 
@@ -159,19 +160,6 @@ static int64_t mono_ms(void)
 
 /* ---- reverse DNS, in this thread because it blocks ---- */
 
-/* A PTR record is whatever its zone's owner typed: only a host name's characters
- * go into a mail, anything else and the address stands alone. */
-static bool hostname_ok(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
-			return false;
-	return true;
-}
-
 static const char *server_name(struct upn_mailer *m, const char *addr, int64_t now)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -201,9 +189,11 @@ static const char *server_name(struct upn_mailer *m, const char *addr, int64_t n
 		memcpy(&sin6->sin6_addr, a.a, 16);
 		len = sizeof(*sin6);
 	}
+	/* A PTR record is whatever its zone's owner typed: only a host name's characters
+	 * go into a mail, anything else and the address stands alone. */
 	if (getnameinfo((struct sockaddr *)&ss, len, e->name, sizeof(e->name), NULL, 0,
 			NI_NAMEREQD) ||
-	    !hostname_ok(e->name))
+	    !upn_relay_name_chars_ok(e->name))
 		e->name[0] = '\0';
 	return e->name;
 }

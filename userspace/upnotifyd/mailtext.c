@@ -198,8 +198,7 @@ static int64_t clamp_time(int64_t t)
 	return t < 0 ? 0 : t > time_max ? time_max : t;
 }
 
-/* RFC 5322 3.3 with the local offset, in English whatever the locale. */
-static const char *rfc5322_date(int64_t unix_s, char *buf, size_t len)
+const char *upn_mail_date(int64_t unix_s, char *buf, size_t len)
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -230,7 +229,7 @@ static int vals_init(struct vals *v, const struct upn_mail_fields *f)
 	upn_time_fmt(clamp_time(f->first), 1, v->first);
 	upn_time_fmt(clamp_time(f->recovered), 1, v->recovered);
 	upn_time_fmt(clamp_time(f->expires), 1, v->expires);
-	rfc5322_date(f->now, v->date, sizeof(v->date));
+	upn_mail_date(f->now, v->date, sizeof(v->date));
 	if (strcmp(name, f->server))
 		n = asprintf(&v->server_full, "%s (%s)", name, f->server);
 	else

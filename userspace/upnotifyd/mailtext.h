@@ -92,4 +92,8 @@ const char *upn_mail_domain(const char *from);
  * characters. */
 void upn_mail_put_header(FILE *out, const char *name, const char *value);
 
+/* A Date header's value: RFC 5322 3.3 with the local offset, in English whatever the
+ * locale, @unix_s held to years 1970 to 9999. @len of 48 is enough. */
+const char *upn_mail_date(int64_t unix_s, char *buf, size_t len);
+
 #endif

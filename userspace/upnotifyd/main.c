@@ -11,13 +11,13 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmdexec.h"
 #include "cmdmail.h"
 #include "control.h"
 #include "daemon.h"
+#include "fsutil.h"
 #include "kmod.h"
 #include "log.h"
 #include "mailer.h"
@@ -26,6 +26,7 @@
 #include "portalpage.h"
 #include "recovery.h"
 #include "rules.h"
+#include "sigfd.h"
 
 #define VERSION "0.1"
 /* How often entries older than max_wait are looked for: a scan of the waitlist. */
@@ -135,30 +136,6 @@ static int config_servers(struct upn_daemon *d)
 			return -1;
 		}
 	}
-	return 0;
-}
-
-/* mkdir -p of the directory holding @path. */
-static int make_parent(const char *path, mode_t mode)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, mode) && errno != EEXIST)
-		return -errno;
 	return 0;
 }
 
@@ -327,13 +304,12 @@ static int setup(struct runtime *rt)
 	struct upn_daemon *d = &rt->d;
 	struct upn_store_loader loader = { d, load_server, load_entry, load_client, load_srvmap };
 	char err[512];
-	sigset_t mask;
 	int ret;
 
 	d->started = (int64_t)(upn_now_real_ns() / 1000000000ull);
 	if (upn_loop_init(&d->loop))
 		return -1;
-	if (make_parent(d->cfg.store_path, 0700) || make_parent(d->cfg.ctl_socket, 0755)) {
+	if (upn_make_parent(d->cfg.store_path, 0700) || upn_make_parent(d->cfg.ctl_socket, 0755)) {
 		upn_err("cannot create the directories for %s and %s: %s", d->cfg.store_path,
 			d->cfg.ctl_socket, strerror(errno));
 		return -1;
@@ -384,13 +360,7 @@ static int setup(struct runtime *rt)
 	if (select_source(d))
 		return -1;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	rt->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	rt->sigfd = upn_sigfd_open();
 	rt->sig_h = (struct upn_loop_handler){ on_signal, rt };
 	if (rt->sigfd < 0 || upn_loop_add(&d->loop, rt->sigfd, EPOLLIN, &rt->sig_h))
 		return -1;

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "limits.h"
 #include "log.h"
@@ -164,25 +163,11 @@ static void put_body(FILE *out, const char *s, size_t n)
 		fputs("\r\n", out);
 }
 
-/* RFC 5322 3.3 in English, the local offset: as mailtext.c writes Date. */
 static void put_date(FILE *out, int64_t now)
 {
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t t = (time_t)(now < 0 ? 0 : now);
-	struct tm tm;
-	long off, a;
+	char date[48];
 
-	if (!localtime_r(&t, &tm)) {
-		t = 0;
-		gmtime_r(&t, &tm);
-	}
-	off = tm.tm_gmtoff / 60;
-	a = off < 0 ? -off : off;
-	fprintf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld\r\n", days[tm.tm_wday % 7],
-		tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		tm.tm_sec, off < 0 ? '-' : '+', (a / 60) % 100, a % 60);
+	fprintf(out, "Date: %s\r\n", upn_mail_date(now, date, sizeof(date)));
 }
 
 /* @msg is open_memstream()'s: it is only set once the stream is closed. */

@@ -3,11 +3,11 @@
 #include "webhook.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "curlinit.h"
 #include "log.h"
 
 enum {
@@ -18,14 +18,6 @@ enum {
 	 * this is cut off (the status line has come by then). */
 	RESPONSE_MAX = 64 * 1024,
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_global(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct xfer {
 	const atomic_bool *stop;
@@ -124,11 +116,10 @@ void upn_webhook_send(const struct upn_webhook_post *p, struct upn_webhook_resul
 
 	memset(res, 0, sizeof(*res));
 	url_host(p->url, res->host, sizeof(res->host));
-	pthread_once(&curl_once, curl_global);
-	if (curl_init_rc != CURLE_OK) {
+	rc = upn_curl_init();
+	if (rc != CURLE_OK) {
 		res->state = UPN_WEBHOOK_TEMP;
-		snprintf(res->error, sizeof(res->error), "libcurl: %s",
-			 curl_easy_strerror(curl_init_rc));
+		snprintf(res->error, sizeof(res->error), "libcurl: %s", curl_easy_strerror(rc));
 		return;
 	}
 	c = curl_easy_init();
