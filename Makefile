@@ -14,6 +14,8 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 FUZZ_SECONDS ?= 60
+# Parallel jobs for the build inside make check.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -87,15 +89,22 @@ $(B)/bench/tools/%: bench/tools/%.c $(B)/libupnd.a $(B)/libupn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
-# libFuzzer needs clang; each harness is built from the sources, not the archives,
-# so that coverage instrumentation reaches the parser.
+# libFuzzer needs clang. The sources are compiled once more, instrumented for
+# coverage and the sanitizers (not the archives above, which are not), into
+# build/fuzzobj/; each harness links those objects.
 FUZZ_CFLAGS := $(filter-out -Werror,$(UPN_CFLAGS)) -g -O1 -fsanitize=fuzzer,address,undefined
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(D_SRC)
+FUZZ_OBJ_CFLAGS := $(filter-out -Werror,$(UPN_CFLAGS)) -g -O1 \
+	-fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(patsubst %.c,$(B)/fuzzobj/%.o,$(LIB_SRC) $(D_SRC))
+$(B)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_OBJ_CFLAGS) -Iuserspace/upnotify-agent $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 # The agent's config parser is the agent's, not the daemon's.
-$(B)/fuzz/fuzz_agentconf: tests/fuzz/fuzz_agentconf.c userspace/upnotify-agent/agentconf.c \
-		$(LIB_SRC) $(D_SRC)
+$(B)/fuzz/fuzz_agentconf: tests/fuzz/fuzz_agentconf.c \
+		$(B)/fuzzobj/userspace/upnotify-agent/agentconf.o $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Iuserspace/upnotify-agent $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
@@ -106,7 +115,7 @@ unit: deps $(UNIT_BIN)
 scenarios: deps all $(TOOLS_BIN)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOLS_BIN) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BIN) $(TOOLS_BIN) $(FUZZ_BIN)
 	@tests/run
 
 demo: deps
