@@ -18,6 +18,13 @@
 # | default via gw    |       |  short ARP/NDP probing on g1 |       |                   |
 # +-------------------+       +------------------------------+       +-------------------+
 #
+# Scenario 22 adds a fourth, upnN-nms (nms_up): a network-management station behind
+# the gateway on a link of its own, 192.0.2.128/25 (the upper half of TEST-NET-1: the
+# lower half stays free for the "nobody's" addresses scenarios use, 192.0.2.7, ...):
+#
+#                                upnN-gw g2 192.0.2.129/25 --veth-- n0 192.0.2.130/25
+#                                                                   upnN-nms, default via gw
+#
 # "The server fails" is `ip link set s0 down` in the server namespace: g1 loses its
 # carrier, the gateway's neighbour entries for the server are flushed, the next
 # forwarded SYN waits for ARP/NDP, which fails after ~1 s (shortened below), and the
@@ -57,6 +64,7 @@ GENLPOKE=$UPN_BUILD/tests/tools/genlpoke	# the module's netlink family (source k
 NS_C=upn$$-client
 NS_G=upn$$-gw
 NS_S=upn$$-server
+NS_N=upn$$-nms		# only with nms_up
 
 # Clients and servers by name, so scripts read as the story they tell.
 C1=198.51.100.2
@@ -75,6 +83,8 @@ S1_6=2001:db8:2::2
 S2_6=2001:db8:2::3
 S_NONE=203.0.113.9	# on the server link, but nobody answers ARP for it
 S_NONE6=2001:db8:2::9
+GW_N=192.0.2.129	# the gateway on the NMS link (nms_up)
+NMS=192.0.2.130		# the network-management station
 
 # Config knobs read by daemon_start; a scenario sets them before starting.
 CFG_SOURCE=$UPN_SOURCE
@@ -302,6 +312,7 @@ require_env() {
 in_c() { ip netns exec "$NS_C" "$@"; }
 in_g() { ip netns exec "$NS_G" "$@"; }
 in_s() { ip netns exec "$NS_S" "$@"; }
+in_n() { ip netns exec "$NS_N" "$@"; }
 
 topo_up() {
 	local ns
@@ -373,6 +384,27 @@ topo_up() {
 	fi
 }
 
+# nms_up: the NMS namespace (see the drawing above), after topo_up. IPv4 only: the
+# NMS talks to the gateway's own addresses (Dovecot, Postfix's forwarder on $GW_S),
+# which it reaches through INPUT, never FORWARD, and gets traps from the server and
+# clients, UDP, which upnotifyd's rules never queue. The link never fails, so it keeps
+# the default neighbour timers; topo_down removes the namespace with the others.
+nms_up() {
+	ip netns add "$NS_N"
+	ip -n "$NS_N" link set lo up
+	ip -n "$NS_N" link add n0 type veth peer name g2 netns "$NS_G"
+	ip -n "$NS_N" addr add $NMS/25 dev n0
+	ip -n "$NS_G" addr add $GW_N/25 dev g2
+	ip -n "$NS_N" link set n0 up
+	ip -n "$NS_G" link set g2 up
+	ip -n "$NS_N" route add default via $GW_N
+	# The gateway's own address on the server side, and the server through it.
+	poll 5 in_n ping -c1 -W1 $GW_S ||
+		{ echo "# topology: NMS -> gateway ($GW_S) does not work" >&2; return 1; }
+	poll 5 in_n ping -c1 -W1 $S1 ||
+		{ echo "# topology: NMS -> server does not work" >&2; return 1; }
+}
+
 # Processes left in a namespace survive `ip netns del`; end them by pid first.
 ns_kill_all() {
 	local pids
@@ -382,7 +414,8 @@ ns_kill_all() {
 
 topo_down() {
 	local ns
-	for ns in "$NS_C" "$NS_G" "$NS_S"; do
+	# NS_N exists only after nms_up; for the others both calls do nothing.
+	for ns in "$NS_C" "$NS_G" "$NS_S" "$NS_N"; do
 		ns_kill_all "$ns"
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -1214,9 +1247,9 @@ clock_past() { [ "$(date +%s)" -gt "$1" ]; }
 # Postfix -> (PF_MAILBOXES) a Dovecot user's Maildir -> POP3 -> upnotify-agent, which
 # sends the figure-8 mails through Postfix again, into $PF_MAILDIR with every other
 # client's. Dovecot runs in the gateway namespace on $GW_S ($DV_PORT POP3, $DV_SPORT
-# POP3S), so an agent in the server namespace reaches it as its mail server; the same
-# agent reaches Postfix through gw_smtp_forward ($GW_S:$PF_PORT -> 127.0.0.1:$PF_PORT,
-# which Postfix counts as mynetworks). Keys are files of mode 0600, "KEYID HEX" lines.
+# POP3S), so an agent in the server namespace (or the NMS's, nms_up) reaches it as its
+# mail server; the same agent reaches Postfix through gw_smtp_forward ($GW_S:$PF_PORT
+# -> 127.0.0.1:$PF_PORT, which Postfix counts as mynetworks). Keys are files of mode 0600, "KEYID HEX" lines.
 
 . "$UPN_ROOT/tests/lib/dovecot.sh"
 
