@@ -595,6 +595,37 @@ static void test_relay_render(void **state)
 	upn_relay_keys_free(&keys);
 }
 
+/* A list of one client says so in the singular. */
+static void test_relay_subject_one(void **state)
+{
+	struct upn_relay_keys keys = { 0 };
+	struct upn_relay_mail r = {
+		.from = "upnotify@gw.example.org",
+		.to = "agent@srv.example.org",
+		.server = "192.0.2.80",
+		.now = 1790000000,
+	};
+	char mid[UPN_MAIL_MAX + 1], err[256], *body, *msg, *c;
+
+	(void)state;
+	body = strdup(relay_body);
+	assert_non_null(body);
+	c = strstr(body, "clients: 2\n");
+	assert_non_null(c);
+	c[9] = '1';
+	r.body = body;
+	r.len = strlen(body);
+	set_key(&keys, "k1", 0x11);
+	r.key = &keys.v[0];
+	msg = upn_relay_mail_render(&r, mid, err, sizeof(err));
+	if (!msg)
+		fail_msg("upn_relay_mail_render: %s", err);
+	assert_non_null(strstr(msg, "\r\nSubject: upnotify: 1 client waited for 192.0.2.80\r\n"));
+	free(msg);
+	free(body);
+	upn_relay_keys_free(&keys);
+}
+
 static void test_reply_render(void **state)
 {
 	struct upn_reply_mail r = {
@@ -949,6 +980,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kinds_and_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_link_base, setup, teardown),
 		cmocka_unit_test(test_relay_render),
+		cmocka_unit_test(test_relay_subject_one),
 		cmocka_unit_test(test_reply_render),
 		cmocka_unit_test_setup_teardown(test_relay_and_reply_mail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhooks, setup, teardown),

@@ -233,7 +233,7 @@ char *upn_relay_mail_render(const struct upn_relay_mail *r, char *message_id, ch
 	fprintf(out,
 		"From: %s\r\n"
 		"To: %s\r\n"
-		"Subject: upnotify: %lu clients waited for %s\r\n"
+		"Subject: upnotify: %lu client%s waited for %s\r\n"
 		"Message-ID: <%s>\r\n"
 		"Auto-Submitted: auto-generated\r\n"
 		"MIME-Version: 1.0\r\n"
@@ -243,8 +243,8 @@ char *upn_relay_mail_render(const struct upn_relay_mail *r, char *message_id, ch
 		 * the MTAs on the way unfold it. */
 		UPN_RELAY_SIG_HEADER ": %s\r\n"
 		"\r\n",
-		r->from, r->to, clients, r->server, message_id, eight ? "UTF-8" : "us-ascii",
-		eight ? "8bit" : "7bit", sig);
+		r->from, r->to, clients, clients == 1 ? "" : "s", r->server, message_id,
+		eight ? "UTF-8" : "us-ascii", eight ? "8bit" : "7bit", sig);
 	put_body(out, r->body, r->len);
 	return finish(out, &msg);
 }

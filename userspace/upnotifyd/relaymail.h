@@ -5,7 +5,7 @@
  * command. Both are built from the outbox row's stored body; every header value is
  * checked so that nothing stored can become a header of its own.
  *
- * A relay mail: Date, From, To, Subject "upnotify: N clients waited for SERVER",
+ * A relay mail: Date, From, To, Subject "upnotify: N clients waited for SERVER" ("1 client"),
  * Message-ID <upn-relay-ID@from-domain> (ID: the list's "id:" line), Auto-Submitted:
  * auto-generated, MIME-Version, Content-Type text/plain; charset=us-ascii, and
  * X-Upnotify-Signature over the body (upn_relay_sign, mail form); the body is the
