@@ -543,6 +543,8 @@ static void test_config(void **state)
 		  "" },
 		{ "[mailbox]\nurl = pop3://h/\n", ": [relay] key_file is required" },
 		{ "[relay]\nkey_file = /etc/k\n[mailbox]\nurl = imap://h/\n", ":4: url:" },
+		{ "[relay]\nkey_file = /etc/k\n[mailbox]\nurl = pop3s://a:pw@h/\n",
+		  ":4: mailbox URL: put the password in" },
 		{ "[relay]\nkey_file = /etc/k\n[mailbox]\npoll = 500ms\n", ":4: poll:" },
 		{ "[relay]\nkey_file = /etc/k\nmax_age = 10s\n", ":3: max_age:" },
 		{ "[relay]\nkey_file = k\n", ":2: key_file: expected an absolute path" },

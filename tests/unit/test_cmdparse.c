@@ -272,6 +272,8 @@ static const struct cfg_case {
 	{ "[commands]\nallow = ops@example.test:%s/ok\nallow = OPS@example.test:%s/ok\n",
 	  "listed twice" },
 	{ "[commands]\nmailbox = imap://x/\n", "pop3:// or pop3s://" },
+	{ "[commands]\nmailbox = pop3://u:secret@x/\n", ":2: mailbox URL: put the password in" },
+	{ "[commands]\nmailbox = pop3://\n", ":2: bad mailbox URL" },
 	{ "[commands]\nsubscriber_prefix = 10.0.0.0/8\n", "IPv6 prefix" },
 	{ "[commands]\nsubscriber_prefix = fd00::/96\n", "IPv6 prefix" },
 	{ "[commands]\npoll = 10ms\n", "poll" },

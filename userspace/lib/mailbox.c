@@ -207,6 +207,13 @@ out:
 	return rc;
 }
 
+int upn_mailbox_url_check(const char *url, char *err, size_t errlen)
+{
+	char base[UPN_URL_MAX + 1], user[256];
+
+	return split_url(url, base, user, sizeof(user), err, errlen);
+}
+
 /* "N SIZE" lines: the next message, or false at the end. */
 static bool next_entry(const char **p, const char *end, unsigned long *n, unsigned long long *size)
 {

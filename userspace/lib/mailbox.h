@@ -30,6 +30,12 @@ struct upn_mailbox_stats {
 /* The defaults above (delete, 30 s, UPN_MAILMSG_MAX), url and files empty. */
 void upn_mailbox_config_init(struct upn_mailbox_config *c);
 
+/* Would upn_mailbox_poll take @url? libcurl's own URL parser: pop3:// or pop3s://,
+ * a host, no password (that goes in password_file), a user name of at most 255
+ * bytes. 0, or -EINVAL (-ENOMEM) with why in @err. For the config checks, so that a
+ * bad URL fails at start and --check, not at the first poll. */
+int upn_mailbox_url_check(const char *url, char *err, size_t errlen);
+
 /* One session: list, then for each message RETR, cb(), DELE if cb returned 0.
  * cb: 0 = handled (delete), 1 = keep for later (temporary trouble), -1 = stop now.
  * 0, or -errno with a message in err (connection, auth, protocol). */

@@ -21,6 +21,7 @@ struct parse {
 static int parse_url(struct upn_config_parse *p, const char *v, char *out)
 {
 	size_t n = strlen(v);
+	char err[256];
 
 	if (!n) {
 		out[0] = '\0';
@@ -30,6 +31,8 @@ static int parse_url(struct upn_config_parse *p, const char *v, char *out)
 	    strcspn(v, " \t\r\n\"<>`") != n || n <= (size_t)(v[4] == 's' ? 8 : 7))
 		return upn_config_fail(
 			p, "url: expected pop3://[user@]host[:port]/ or pop3s://..., got '%s'", v);
+	if (upn_mailbox_url_check(v, err, sizeof(err)))
+		return upn_config_fail(p, "%s", err);
 	strcpy(out, v);
 	return 1;
 }

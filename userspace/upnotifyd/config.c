@@ -15,6 +15,7 @@
 
 #include "cmdparse.h"
 #include "duration.h"
+#include "mailbox.h"
 #include "srvmap.h"
 #include "store.h"
 
@@ -906,12 +907,15 @@ static int commands_key(struct parse *p, const char *name, const char *v)
 
 	if (!strcmp(name, "mailbox")) {
 		size_t n = strlen(v);
+		char err[256];
 
 		if (n && ((strncmp(v, "pop3://", 7) && strncmp(v, "pop3s://", 8)) ||
-			  n > UPN_URL_MAX || strcspn(v, " \t\r\n\"<>") != n))
+			  n > UPN_URL_MAX || strcspn(v, " \t\r\n\"<>`") != n))
 			return upn_config_fail(
 				&p->ini, "mailbox: expected a pop3:// or pop3s:// URL, got '%s'",
 				v);
+		if (n && upn_mailbox_url_check(v, err, sizeof(err)))
+			return upn_config_fail(&p->ini, "%s", err);
 		strcpy(cc->mailbox, v);
 		return 1;
 	}
