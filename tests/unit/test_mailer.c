@@ -38,10 +38,55 @@
 
 /* ---- a relay that takes everything ---- */
 
-struct relay {
+/* A TCP listener on 127.0.0.1 whose thread runs @session for each connection, one at
+ * a time: the fake SMTP relay's and the webhook receiver's. */
+struct lo_server {
 	int lfd;
 	uint16_t port;
 	pthread_t thread;
+	void (*session)(void *ctx, int fd);
+	void *ctx;
+};
+
+static void *lo_main(void *arg)
+{
+	struct lo_server *s = arg;
+	int fd;
+
+	while ((fd = accept(s->lfd, NULL, NULL)) >= 0) {
+		s->session(s->ctx, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void lo_start(struct lo_server *s, void (*session)(void *ctx, int fd), void *ctx)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	s->session = session;
+	s->ctx = ctx;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s->lfd, 8), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sin, &len), 0);
+	s->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&s->thread, NULL, lo_main, s), 0);
+}
+
+static void lo_stop(struct lo_server *s)
+{
+	/* Wakes the accept() with an error. */
+	shutdown(s->lfd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	close(s->lfd);
+}
+
+struct relay {
+	struct lo_server srv;
 	pthread_mutex_t lock;
 	char *data; /* every message's text, each followed by "\n=====\n" */
 	size_t len;
@@ -67,8 +112,9 @@ static void add_data(struct relay *r, const char *s, size_t n)
 }
 
 /* One session: line by line, no PIPELINING offered, DATA up to the lone dot. */
-static void session(struct relay *r, int fd)
+static void relay_session(void *ctx, int fd)
 {
+	struct relay *r = ctx;
 	char buf[65536];
 	size_t have = 0;
 	bool data = false;
@@ -119,41 +165,16 @@ static void session(struct relay *r, int fd)
 	}
 }
 
-static void *relay_main(void *arg)
-{
-	struct relay *r = arg;
-	int fd;
-
-	while ((fd = accept(r->lfd, NULL, NULL)) >= 0) {
-		session(r, fd);
-		close(fd);
-	}
-	return NULL;
-}
-
 static void relay_start(struct relay *r)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(r->lfd >= 0);
-	assert_int_equal(bind(r->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(r->lfd, 4), 0);
-	assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&sin, &len), 0);
-	r->port = ntohs(sin.sin_port);
-	assert_int_equal(pthread_create(&r->thread, NULL, relay_main, r), 0);
+	lo_start(&r->srv, relay_session, r);
 }
 
 static void relay_stop(struct relay *r)
 {
-	/* Wakes the accept() with an error. */
-	shutdown(r->lfd, SHUT_RDWR);
-	pthread_join(r->thread, NULL);
-	close(r->lfd);
+	lo_stop(&r->srv);
 	free(r->data);
 	pthread_mutex_destroy(&r->lock);
 }
@@ -183,7 +204,7 @@ static int setup(void **state)
 	relay_start(&f->relay);
 	upn_config_defaults(&f->cfg);
 	snprintf(f->rcfg.host, sizeof(f->rcfg.host), "127.0.0.1");
-	f->rcfg.port = f->relay.port;
+	f->rcfg.port = f->relay.srv.port;
 	f->cfg.mail.relays = &f->rcfg;
 	f->cfg.mail.nrelays = 1;
 	f->cfg.mail.starttls = UPN_STARTTLS_NO;
@@ -776,16 +797,15 @@ static void test_relay_and_reply_mail(void **state)
 /* ---- a web server that answers by path ---- */
 
 struct web {
-	int lfd;
-	uint16_t port;
-	pthread_t thread;
+	struct lo_server srv;
 	pthread_mutex_t lock;
 	unsigned int requests;
 	char *ok_request; /* the last request to /ok, headers and body */
 };
 
-static void web_session(struct web *w, int fd)
+static void web_session(void *ctx, int fd)
 {
+	struct web *w = ctx;
 	char buf[16384], reply[128];
 	size_t have = 0, need;
 	const char *end, *cl;
@@ -828,40 +848,16 @@ static void web_session(struct web *w, int fd)
 	send_str(fd, reply);
 }
 
-static void *web_main(void *arg)
-{
-	struct web *w = arg;
-	int fd;
-
-	while ((fd = accept(w->lfd, NULL, NULL)) >= 0) {
-		web_session(w, fd);
-		close(fd);
-	}
-	return NULL;
-}
-
 static void web_start(struct web *w)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-
 	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->lock, NULL);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(w->lfd >= 0);
-	assert_int_equal(bind(w->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(w->lfd, 8), 0);
-	assert_int_equal(getsockname(w->lfd, (struct sockaddr *)&sin, &len), 0);
-	w->port = ntohs(sin.sin_port);
-	assert_int_equal(pthread_create(&w->thread, NULL, web_main, w), 0);
+	lo_start(&w->srv, web_session, w);
 }
 
 static void web_stop(struct web *w)
 {
-	shutdown(w->lfd, SHUT_RDWR);
-	pthread_join(w->thread, NULL);
-	close(w->lfd);
+	lo_stop(&w->srv);
 	free(w->ok_request);
 	pthread_mutex_destroy(&w->lock);
 }
@@ -911,7 +907,7 @@ static void test_webhooks(void **state)
 		/* The last one: nobody listens there. */
 		if (paths[i])
 			snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient),
-				 "http://127.0.0.1:%u/%s", w.port, paths[i]);
+				 "http://127.0.0.1:%u/%s", w.srv.port, paths[i]);
 		else
 			snprintf(ops[i].mail.recipient, sizeof(ops[i].mail.recipient),
 				 "http://127.0.0.1:1/x");
