@@ -213,14 +213,14 @@ static void failed_access(struct upn_waitlist *wl, const struct upn_event *ev, i
 	}
 	s = srv(wl, sidx);
 	/* A refusal says the host is up; it does not undo a host-level outage. A client
-	 * put on the list by hand (a mail command's subscriber, cause manual) says nothing
-	 * about the host at all. */
-	if (ev->cause == UPNOTIFY_CAUSE_MANUAL && s->state != UPN_SERVER_UP)
-		;
-	else if (host_down)
-		set_state(wl, s, UPN_SERVER_DOWN, ev->cause, now);
-	else if (s->state != UPN_SERVER_DOWN)
-		set_state(wl, s, UPN_SERVER_REFUSING, ev->cause, now);
+	 * put on the list by hand (a mail command's subscriber, cause manual, only ever
+	 * for a server already down or refusing) says nothing about the host at all. */
+	if (ev->cause != UPNOTIFY_CAUSE_MANUAL || s->state == UPN_SERVER_UP) {
+		if (host_down)
+			set_state(wl, s, UPN_SERVER_DOWN, ev->cause, now);
+		else if (s->state != UPN_SERVER_DOWN)
+			set_state(wl, s, UPN_SERVER_REFUSING, ev->cause, now);
+	}
 	eidx = entry_get(wl, sidx, &ev->client, &created, false);
 	if (eidx == UPN_NIL)
 		return;
