@@ -80,7 +80,7 @@ static bool addr_ok(const struct upn_addr *a)
 
 /* ---- the body ---- */
 
-static void clients_span(const struct upn_relay_list *l, int64_t *first, int64_t *last)
+void upn_relay_span(const struct upn_relay_list *l, int64_t *first, int64_t *last)
 {
 	*first = l->nclients ? l->clients[0].first : 0;
 	*last = l->nclients ? l->clients[0].last : 0;
@@ -120,7 +120,7 @@ char *upn_relay_body(const struct upn_relay_list *l)
 	if (!f)
 		return NULL;
 	upn_addr_fmt(&l->server, a);
-	clients_span(l, &first, &last);
+	upn_relay_span(l, &first, &last);
 	fprintf(f, "Server %s%s%s%s is reachable again since %s.\n", a,
 		l->server_name[0] ? " (" : "", l->server_name, l->server_name[0] ? ")" : "",
 		upn_time_fmt(l->recovered, 0, t1));

@@ -47,6 +47,9 @@ char *upn_relay_json(const struct upn_relay_list *l);
 int upn_relay_parse(const char *body, size_t len, struct upn_relay_list *out, char *err,
 		    size_t errlen);
 void upn_relay_list_free(struct upn_relay_list *l);
+/* The earliest first and the latest last attempt of the list's clients; 0 and 0 for
+ * none. */
+void upn_relay_span(const struct upn_relay_list *l, int64_t *first, int64_t *last);
 
 struct upn_relay_key {
 	char id[UPN_RELAY_KEYID_MAX + 1];

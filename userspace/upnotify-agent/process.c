@@ -28,21 +28,20 @@ const char *const upn_agent_counter_names[] = {
 	NULL,
 };
 
-int upn_agent_count(struct upn_agent *a, const char *name, int64_t delta)
-{
-	struct upn_store_op op = { .kind = UPN_STORE_ADD_COUNTER };
-
-	snprintf(op.counter.name, sizeof(op.counter.name), "%s", name);
-	op.counter.delta = delta;
-	return upn_store_apply(a->store, &op, 1);
-}
-
 static void put_counter(struct upn_store_op *op, const char *name, int64_t delta)
 {
 	memset(op, 0, sizeof(*op));
 	op->kind = UPN_STORE_ADD_COUNTER;
 	snprintf(op->counter.name, sizeof(op->counter.name), "%s", name);
 	op->counter.delta = delta;
+}
+
+int upn_agent_count(struct upn_agent *a, const char *name, int64_t delta)
+{
+	struct upn_store_op op;
+
+	put_counter(&op, name, delta);
+	return upn_store_apply(a->store, &op, 1);
 }
 
 /* A rejection is counted; only a store that cannot count makes us keep the message. */

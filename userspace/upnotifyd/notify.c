@@ -100,14 +100,7 @@ static bool queue_relay(struct upn_notify *n, const struct upn_wl_server *s,
 	op->mail.outage = s->since;
 	op->mail.recovered = now;
 	op->mail.cause = cause;
-	op->mail.first = l->clients[0].first;
-	op->mail.last = l->clients[0].last;
-	for (size_t i = 1; i < l->nclients; i++) {
-		if (l->clients[i].first < op->mail.first)
-			op->mail.first = l->clients[i].first;
-		if (l->clients[i].last > op->mail.last)
-			op->mail.last = l->clients[i].last;
-	}
+	upn_relay_span(l, &op->mail.first, &op->mail.last);
 	op->mail.attempts = (uint32_t)l->nclients;
 	snprintf(op->mail.recipient, sizeof(op->mail.recipient), "%s", srv->target);
 	snprintf(op->mail.key_id, sizeof(op->mail.key_id), "%s", srv->key_id);
